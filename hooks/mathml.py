@@ -1,0 +1,25 @@
+"""MkDocs hook: turn TeX from pymdownx.arithmatex into MathML while the site builds.
+
+Browsers render MathML natively, so formulas need no JavaScript and no CDN, and work offline.
+"""
+
+import html
+import re
+
+from latex2mathml.converter import convert
+from mkdocs.exceptions import PluginError
+
+# arithmatex (generic mode) wraps inline math as \( … \) and display math as \[ … \].
+MATH = re.compile(r'<(span|div) class="arithmatex">\s*\\([(\[])(.*?)\\[)\]]\s*</\1>', re.DOTALL)
+
+
+def _mathml(match: re.Match, page) -> str:
+    tex = html.unescape(match.group(3)).strip()
+    try:
+        return convert(tex, display="block" if match.group(2) == "[" else "inline")
+    except Exception as error:
+        raise PluginError(f"{page.file.src_uri}: cannot render the formula {tex!r}: {error}") from error
+
+
+def on_page_content(content, page, config, files):
+    return MATH.sub(lambda m: _mathml(m, page), content)

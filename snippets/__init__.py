@@ -1,0 +1,1 @@
+"""State Simulators: every piece of code the site shows, as importable, tested modules."""

@@ -1,0 +1,7 @@
+"""`python -m snippets …`: the reader's command line. See `python -m snippets --help`."""
+
+import sys
+
+from snippets.cli import main
+
+sys.exit(main())

@@ -1,0 +1,56 @@
+"""One plotting style for every figure on the site: same size, fonts, colours, and byte-stable SVG.
+
+Figures are drawn with dark ink on a transparent background; in dark mode the site's CSS
+inverts them (keeping hues), so one SVG reads well on both palettes.
+"""
+
+import io
+
+import matplotlib
+from matplotlib.figure import Figure
+
+# Okabe–Ito: distinguishable with every common colour-vision deficiency, and after inversion.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+INK = "#222222"
+MUTED = "#8a8a8a"
+WIDTH, HEIGHT = 7.0, 3.6  # inches; the content column of the site is about 7 inches wide
+
+STYLE = {
+    "font.family": "DejaVu Sans",  # ships with matplotlib, so every machine draws the same glyphs
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "text.color": INK,
+    "axes.labelcolor": INK,
+    "axes.edgecolor": INK,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": MUTED,
+    "grid.alpha": 0.3,
+    "legend.frameon": False,
+    "figure.facecolor": "none",
+    "axes.facecolor": "none",
+    "savefig.facecolor": "none",
+    "svg.fonttype": "path",  # text as outlines: identical on every machine, no font needed to view
+    "svg.hashsalt": "state-simulators",  # fixed ids inside the SVG, so builds are byte-identical
+    "figure.constrained_layout.use": True,
+}
+matplotlib.rcParams.update(STYLE)
+
+
+def new_figure(rows: int = 1, cols: int = 1, height: float = HEIGHT, **subplot_kw) -> tuple[Figure, object]:
+    """A figure in the house size with a grid of axes (a single Axes when rows = cols = 1)."""
+    fig = Figure(figsize=(WIDTH, height))
+    axes = fig.subplots(rows, cols, squeeze=True, **subplot_kw)
+    return fig, axes
+
+
+def to_svg(fig: Figure) -> bytes:
+    """The figure as SVG bytes with no date or other per-run metadata."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    return buffer.getvalue()
