@@ -179,7 +179,12 @@ def load() -> LanguageModel:
     folder = model_folder()
     check_causal_lm(folder)
     log.info(f"Loading model from {folder}")
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    except (OSError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise ModelError(f"{folder} cannot be loaded ({type(error).__name__}: {first_line}): "
+                         f"set {MODEL_ENV} to a complete save_pretrained folder, or unset it") from error
     name = folder.name if os.environ.get(MODEL_ENV) else "SmolLM2-135M-Instruct"
     return LanguageModel(model=model, tokenizer=tokenizer, name=name)

@@ -1,6 +1,10 @@
-"""Shared fixtures: the model is loaded once per test session."""
+"""Shared fixtures: the model is loaded once per test session; the site is built once and served."""
 
+import functools
+import http.server
 import os
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -8,9 +12,92 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path(os.environ.get("STATE_SIMULATORS_CHROMIUM", "/usr/bin/chromium"))
+BROWSER_REQUIRED = os.environ.get("STATE_SIMULATORS_REQUIRE_BROWSER") == "1"
+BROWSER_FIXTURES = {"page", "context", "browser"}
+
 
 @pytest.fixture(scope="session")
 def lm():
     from snippets.model import load
 
     return load()
+
+
+def build_site(site_dir: Path, config_file: Path = ROOT / "mkdocs.yml") -> Path:
+    """A strict MkDocs build, in this process (so figure code counts towards coverage)."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    config = load_config(str(config_file), strict=True, site_dir=str(site_dir))
+    config.plugins.on_startup(command="build", dirty=False)
+    try:
+        build(config)
+    finally:
+        config.plugins.on_shutdown()
+    return site_dir
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """The whole site, built strictly with the project's own cache."""
+    return build_site(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="session")
+def site_url(built_site):
+    """The built site served on 127.0.0.1 (a free port) for the browser tests."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_site))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    # Debian's chromium: playwright cannot download its own browser here. The flags keep
+    # Chromium from reaching for Google's services, which this offline machine refuses.
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": [
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]}
+
+
+def pytest_collection_modifyitems(config, items):
+    if CHROMIUM.exists() or BROWSER_REQUIRED:
+        return
+    reason = f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM} (apt-get install chromium)"
+    for item in items:
+        if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not CHROMIUM.exists() and not BROWSER_REQUIRED:
+        terminalreporter.write_sep("!", f"browser tests were skipped: no Chromium at {CHROMIUM}", red=True)
+
+
+def project_with(folder: Path, pages: dict[str, str]) -> Path:
+    """A copy of the site's configuration with only `pages` in docs/; returns its mkdocs.yml."""
+    config = (ROOT / "mkdocs.yml").read_text()
+    (folder / "mkdocs.yml").write_text(config[:config.index("\nnav:")])  # the nav names real pages
+    for shared in ("hooks", "snippets"):
+        (folder / shared).symlink_to(ROOT / shared)
+    (folder / "docs").mkdir()
+    (folder / "docs" / "stylesheets").symlink_to(ROOT / "docs" / "stylesheets")
+    for name, text in pages.items():
+        (folder / "docs" / name).write_text(text)
+    return folder / "mkdocs.yml"
+
+
+def empty_artifact_cache(folder: Path) -> Path:
+    """A cache folder that shares the model (and other slow caches) but holds no artifacts yet."""
+    from snippets.cache import cache_dir
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in cache_dir().iterdir():
+        if entry.name != "artifacts":
+            (folder / entry.name).symlink_to(entry)
+    return folder

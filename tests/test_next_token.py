@@ -1,0 +1,90 @@
+import math
+
+import pytest
+import torch
+
+from snippets import next_token as nt
+
+
+def test_paris_leads_after_the_capital_of_france(lm):
+    first, second = nt.next_token_distribution(nt.HOME_PROMPT, top=2, lm=lm)
+    assert first.token == " Paris" and 0.7 < first.probability < 0.85  # measured p ≈ 0.77
+    assert first.rank == 1 and second.rank == 2 and second.probability < first.probability
+
+
+def test_the_distribution_covers_the_whole_vocabulary(lm):
+    logits = nt.next_token_logits(nt.HOME_PROMPT, lm)
+    assert logits.shape == (lm.model.config.vocab_size,)
+    assert math.isclose(float(torch.softmax(logits, -1).sum()), 1.0, rel_tol=1e-5)
+    top = nt.next_token_distribution(nt.HOME_PROMPT, top=5, lm=lm)
+    assert [c.token_id for c in top] == torch.topk(logits, 5).indices.tolist()
+    assert [c.logit for c in top] == pytest.approx(torch.topk(logits, 5).values.tolist())
+
+
+def test_temperature_flattens_without_reordering(lm):
+    cold = nt.next_token_distribution(nt.HOME_PROMPT, top=5, temperature=0.5, lm=lm)
+    hot = nt.next_token_distribution(nt.HOME_PROMPT, top=5, temperature=2.0, lm=lm)
+    assert [c.token_id for c in cold] == [c.token_id for c in hot]
+    assert cold[0].probability > hot[0].probability
+
+
+def test_tokenize_round_trips(lm):
+    pieces = nt.tokenize("Tokenisation is not word splitting", lm)
+    assert "".join(piece for _, piece in pieces) == "Tokenisation is not word splitting"
+    assert len(pieces) > 5  # more tokens than words: "Tokenisation" is cut into pieces
+
+
+def test_show_token_makes_whitespace_visible():
+    assert nt.show_token(" Paris\n") == "␣Paris↵"
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan")])
+def test_temperature_must_be_positive(bad):
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        nt.check_temperature(bad)
+
+
+def test_an_empty_prompt_is_refused(lm):
+    with pytest.raises(ValueError, match="the prompt is empty"):
+        nt.next_token_logits("  ", lm)
+
+
+def test_seeded_sampling_is_reproducible_and_follows_the_probabilities():
+    logits = torch.log(torch.tensor([0.7, 0.2, 0.1]))
+    draws = [nt.sample_next_token(logits, seed=seed) for seed in range(2000)]
+    assert draws[:50] == [nt.sample_next_token(logits, seed=seed) for seed in range(50)]
+    shares = [draws.count(i) / len(draws) for i in range(3)]
+    assert shares == pytest.approx([0.7, 0.2, 0.1], abs=0.03)
+    cold = [nt.sample_next_token(logits, temperature=0.05, seed=seed) for seed in range(200)]
+    assert set(cold) == {0}  # near-zero temperature: always the top token
+
+
+def test_greedy_generation_takes_the_argmax_each_step(lm):
+    text = nt.generate(nt.HOME_PROMPT, max_new_tokens=4, lm=lm)
+    prompt = nt.HOME_PROMPT
+    for _ in range(4):
+        prompt += lm.tokenizer.decode([int(nt.next_token_logits(prompt, lm).argmax())])
+    assert nt.HOME_PROMPT + text == prompt
+
+
+def test_sampled_generation_depends_only_on_the_seed(lm):
+    prompt = "Once upon a time, there was a little"
+    one = nt.generate(prompt, max_new_tokens=12, temperature=1.0, seed=1, lm=lm)
+    assert one == nt.generate(prompt, max_new_tokens=12, temperature=1.0, seed=1, lm=lm)
+    others = {nt.generate(prompt, max_new_tokens=12, temperature=1.0, seed=s, lm=lm) for s in (2, 3, 4)}
+    assert others - {one}
+
+
+def test_home_facts_match_the_distribution(lm):
+    facts = nt.home_facts()
+    first = nt.next_token_distribution(nt.HOME_PROMPT, top=1, lm=lm)[0]
+    assert facts["top_token"] == "␣Paris" and facts["top_p"] == f"{first.probability:.2f}"
+    assert facts["vocab"] == "49,152" and facts["layers"] == "30"
+
+
+def test_the_home_figure_shows_the_top_tokens_and_the_rest():
+    fig = nt.next_token_figure()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[0] == "␣Paris" and labels[-1] == "all others" and len(labels) == 13
+    heights = [bar.get_height() for bar in fig.axes[0].patches]
+    assert sum(heights) == pytest.approx(1.0, abs=1e-5)

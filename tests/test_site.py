@@ -1,0 +1,104 @@
+"""The site as a whole: strict builds, determinism, the warm path, and every way a build can fail."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+from mkdocs.exceptions import Abort
+
+from conftest import ROOT, build_site, empty_artifact_cache, project_with
+from snippets import artifacts, next_token
+from snippets.cache import CACHE_ENV
+
+MKDOCS = [sys.executable, "-m", "mkdocs", "build", "--strict"]
+
+
+def test_the_home_page_has_its_figure_and_its_numbers(built_site):
+    html = (built_site / "index.html").read_text()
+    assert 'src="figures/next-token.svg"' in html
+    assert (built_site / "figures" / "next-token.svg").read_bytes().startswith(b"<?xml")
+    assert "{{" not in html and "Paris" in html
+    assert "def next_token_distribution" in html  # the snippet is included, not pasted
+
+
+def test_no_page_is_left_with_an_unreplaced_number_or_tex(built_site):
+    for page in built_site.rglob("*.html"):
+        text = page.read_text()
+        assert not re.search(r"\{\{\s*[\w-]+\.\w+\s*\}\}", text), page
+        assert 'class="arithmatex"' not in text, page
+
+
+def test_cold_builds_are_byte_identical(built_site, tmp_path):
+    """A second build, in another process, from an empty figure cache: same bytes."""
+    env = {**os.environ, CACHE_ENV: str(empty_artifact_cache(tmp_path / "cache"))}
+    started = time.perf_counter()
+    done = subprocess.run([*MKDOCS, "-d", str(tmp_path / "site")], cwd=ROOT, env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    print(f"cold build: {time.perf_counter() - started:.1f} s")
+    compared = 0
+    for folder in ("figures", "data"):
+        for made in sorted((built_site / folder).glob("*")):
+            if "timing" not in made.name:
+                assert (tmp_path / "site" / folder / made.name).read_bytes() == made.read_bytes(), made.name
+                compared += 1
+    assert compared >= 1
+
+
+def test_a_warm_build_does_not_load_the_model(built_site, tmp_path):
+    started = time.perf_counter()
+    done = subprocess.run([*MKDOCS, "-d", str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Loading model" not in done.stderr
+    assert "made in" not in done.stderr and ": cached" in done.stderr
+    print(f"warm build: {seconds:.1f} s")
+
+
+def test_math_renders_as_mathml(tmp_path):
+    config = project_with(tmp_path, {"index.md": "Inline $p_i = e^{z_i/T}$ and\n\n$$\\sum_i p_i = 1$$\n"})
+    html = (build_site(tmp_path / "site", config) / "index.html").read_text()
+    assert html.count("<math") == 2 and 'display="block"' in html and "<msub>" in html
+
+
+def build_fails(caplog, site_dir, config, message):
+    """The build stops, and what it logged (the one line a reader sees) matches `message`."""
+    with pytest.raises(Abort):
+        build_site(site_dir, config)
+    assert re.search(message, caplog.text), caplog.text
+
+
+# Failure drills: each provokes a fault and checks the build stops with a message naming it.
+
+@pytest.mark.parametrize("page, message", [
+    ("![x](figures/nope.svg)", r"index.md uses unknown figures/nope.svg: declare it"),
+    ("```python\n--8<-- \"snippets/nope.py\"\n```", r"index.md includes snippets/nope.py, but .* does not exist"),
+    ("```python\n--8<-- \"snippets/next_token.py:nope\"\n```",
+     r"index.md includes snippets/next_token.py:nope, but .* has no section '# --8<-- \[start:nope\]'"),
+    ("{{ nope.key }}", r"index.md uses \{\{ nope.key \}\} but no @facts\(\"nope\"\) is declared"),
+    ("{{ home.nope }}", r"index.md uses \{\{ home.nope \}\} but facts 'home' has only: .*top_p"),
+])
+def test_a_broken_reference_fails_the_build_naming_page_and_target(tmp_path, caplog, page, message):
+    config = project_with(tmp_path, {"index.md": page})
+    build_fails(caplog, tmp_path / "site", config, message)
+
+
+def test_a_figure_function_that_raises_fails_the_build_naming_both(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv(CACHE_ENV, str(empty_artifact_cache(tmp_path / "cache")))
+
+    def broken():
+        raise RuntimeError("drill")
+
+    monkeypatch.setattr(next_token, "next_token_figure", broken)
+    config = project_with(tmp_path, {"guide.md": "![alt](figures/next-token.svg)"})
+    build_fails(caplog, tmp_path / "site", config, r"figures/next-token.svg \(used by guide.md\) failed in "
+                r"snippets.next_token.next_token_figure: RuntimeError: drill")
+    assert not list((tmp_path / "cache" / "artifacts" / "figures").glob("next-token.svg*"))
+
+
+def test_a_link_to_a_missing_page_fails_the_strict_build(tmp_path, caplog):
+    config = project_with(tmp_path, {"index.md": "[gone](missing.md)"})
+    build_fails(caplog, tmp_path / "site", config, r"'index.md' contains a link 'missing.md', but the target is not found")
