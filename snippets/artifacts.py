@@ -32,6 +32,7 @@ class ArtifactError(Exception):
     """A declaration or computation problem, reported in one line."""
 
 
+# --8<-- [start:declare]
 def _declare(kind: str, name: str, depends: tuple[str, ...]):
     def mark(function):
         function.artifact = (kind, name, depends)
@@ -53,6 +54,7 @@ def data(name: str, *, depends: tuple[str, ...] = ()):
 def facts(group: str, *, depends: tuple[str, ...] = ()):
     """Register a function returning {key: text}; pages write `{{ group.key }}` in their prose."""
     return _declare("facts", group, depends)
+# --8<-- [end:declare]
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ def compute(artifact: Artifact) -> bytes:
     return json.dumps(result, sort_keys=True, indent=1, ensure_ascii=False).encode()
 
 
+# --8<-- [start:produce]
 def produce(artifact: Artifact) -> tuple[bytes, bool]:
     """The artifact's bytes from the cache, computing and caching them first if needed.
 
@@ -170,3 +173,4 @@ def produce(artifact: Artifact) -> tuple[bytes, bool]:
         stale.unlink()
     atomic_write(path, content)
     return content, False
+# --8<-- [end:produce]

@@ -26,6 +26,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+# --8<-- [start:atomic]
 def atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename: a reader sees the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +38,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+# --8<-- [end:atomic]
 
 
 def atomic_folder(path: Path, fill) -> None:

@@ -61,6 +61,7 @@ def build_parser() -> Parser:
     return parser
 
 
+# --8<-- [start:next]
 def show_next(console: Console, args) -> None:
     candidates = next_token.next_token_distribution(args.prompt, top=args.top, temperature=args.temperature)
     table = Table(title=f"Next token after {args.prompt!r} (T = {args.temperature:g})")
@@ -73,6 +74,7 @@ def show_next(console: Console, args) -> None:
         bar = "█" * round(30 * c.probability)
         table.add_row(str(c.rank), repr(c.token), str(c.token_id), f"{c.probability:.4f}", bar)
     console.print(table)
+# --8<-- [end:next]
 
 
 def show_tokens(console: Console, args) -> None:

@@ -170,6 +170,7 @@ def check_causal_lm(folder: Path) -> None:
         raise ModelError(f"{folder} holds a '{config.model_type}' model, which is not a causal LM: {fix}")
 
 
+# --8<-- [start:load]
 @functools.cache
 def load() -> LanguageModel:
     """Load the model and tokenizer once per process, in evaluation mode, on the CPU."""
@@ -188,3 +189,4 @@ def load() -> LanguageModel:
                          f"set {MODEL_ENV} to a complete save_pretrained folder, or unset it") from error
     name = folder.name if os.environ.get(MODEL_ENV) else "SmolLM2-135M-Instruct"
     return LanguageModel(model=model, tokenizer=tokenizer, name=name)
+# --8<-- [end:load]

@@ -15,6 +15,7 @@ INK = "#222222"
 MUTED = "#8a8a8a"
 WIDTH, HEIGHT = 7.0, 3.6  # inches; the content column of the site is about 7 inches wide
 
+# --8<-- [start:style]
 STYLE = {
     "font.family": "DejaVu Sans",  # ships with matplotlib, so every machine draws the same glyphs
     "font.size": 10,
@@ -54,3 +55,4 @@ def to_svg(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     return buffer.getvalue()
+# --8<-- [end:style]

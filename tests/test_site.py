@@ -31,9 +31,45 @@ def test_no_page_is_left_with_an_unreplaced_number_or_tex(built_site):
         assert 'class="arithmatex"' not in text, page
 
 
-def test_cold_builds_are_byte_identical(built_site, tmp_path):
-    """A second build, in another process, from an empty figure cache: same bytes."""
-    env = {**os.environ, CACHE_ENV: str(empty_artifact_cache(tmp_path / "cache"))}
+OFFLINE = """
+import socket
+_connect = socket.socket.connect
+LOCAL = ("127.0.0.1", "::1", "localhost")
+
+def loopback_only(self, address):
+    if isinstance(address, tuple) and address[0] not in LOCAL:
+        raise OSError(f"network blocked by the test suite: {address}")
+    return _connect(self, address)
+
+_getaddrinfo = socket.getaddrinfo
+
+def local_names_only(host, *args, **kwargs):
+    if host not in LOCAL and host is not None:
+        raise OSError(f"name lookup blocked by the test suite: {host}")
+    return _getaddrinfo(host, *args, **kwargs)
+
+socket.socket.connect = loopback_only
+socket.getaddrinfo = local_names_only
+"""
+
+
+def offline_env(folder):
+    """Environment for a subprocess whose sockets reach nothing but loopback."""
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(OFFLINE)
+    return {**os.environ, "PYTHONPATH": str(folder), "HF_HUB_OFFLINE": "1"}
+
+
+def test_the_offline_environment_really_blocks(tmp_path):
+    probe = "import socket; print(socket.socket.connect.__name__, socket.getaddrinfo.__name__)"
+    done = subprocess.run([sys.executable, "-c", probe], env=offline_env(tmp_path / "offline"),
+                          capture_output=True, text=True)
+    assert done.stdout.split() == ["loopback_only", "local_names_only"]
+
+
+def test_cold_builds_are_byte_identical_and_need_no_network(built_site, tmp_path):
+    """A second build, in another process, offline, from an empty figure cache: same bytes."""
+    env = {**offline_env(tmp_path / "offline"), CACHE_ENV: str(empty_artifact_cache(tmp_path / "cache"))}
     started = time.perf_counter()
     done = subprocess.run([*MKDOCS, "-d", str(tmp_path / "site")], cwd=ROOT, env=env, capture_output=True,
                           text=True)

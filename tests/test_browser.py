@@ -1,0 +1,107 @@
+"""Every page of the built site, opened in a real browser (Debian's Chromium) as a reader would.
+
+Screenshots of each page in each palette land in test-results/screenshots/ for a person to look at.
+"""
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from conftest import ROOT
+
+SCREENSHOTS = ROOT / "test-results" / "screenshots"
+SITE_PAGES = sorted(p.name for p in (ROOT / "docs").glob("*.md")) + sorted(
+    p.name for p in (ROOT / "docs").glob("*.py"))
+
+
+def page_url(source: str) -> str:
+    stem = source.rsplit(".", 1)[0]
+    return "" if stem == "index" else f"{stem}/"
+
+
+def test_every_source_page_is_in_the_build(built_site):
+    for source in SITE_PAGES:
+        assert (built_site / page_url(source) / "index.html").exists(), source
+
+
+@pytest.fixture
+def watched(page, site_url):
+    """The page, with every console error, failed request and off-machine request recorded."""
+    host = urlparse(site_url).netloc
+    problems = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    page.on("request", lambda r: None if urlparse(r.url).netloc in (host, "") or r.url.startswith(("data:", "blob:"))
+            else problems.append(f"off-machine request: {r.url}"))
+    return page, problems
+
+
+@pytest.mark.parametrize("source", SITE_PAGES)
+def test_page_works_offline_in_both_palettes(watched, site_url, source):
+    page, problems = watched
+    page.emulate_media(color_scheme="light")
+    page.goto(site_url + page_url(source), wait_until="networkidle")
+    name = source.rsplit(".", 1)[0]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    assert page.evaluate("document.body.dataset.mdColorScheme") == "default"
+    page.screenshot(path=SCREENSHOTS / f"{name}-light.png", full_page=True)
+
+    for image in page.locator("article img").all():
+        image.scroll_into_view_if_needed()
+        src, alt = image.get_attribute("src"), (image.get_attribute("alt") or "").strip()
+        assert image.evaluate("img => img.complete && img.naturalWidth > 0"), f"{src} did not load"
+        assert len(alt.split()) >= 4 and Path(src).stem not in alt, f"{src}: alt text {alt!r} says too little"
+
+    for formula in page.locator("article math").all():
+        box = formula.bounding_box()
+        assert box and box["width"] > 0 and box["height"] > 0, "a formula did not render"
+
+    page.locator("form[data-md-component=palette] label:visible").click()
+    page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert _luminance(background) < 0.3, f"dark palette has a light background: {background}"
+    page.screenshot(path=SCREENSHOTS / f"{name}-dark.png", full_page=True)
+    page.locator("form[data-md-component=palette] label:visible").click()
+    page.wait_for_function("document.body.dataset.mdColorScheme === 'default'")
+
+    assert problems == []
+
+
+def _luminance(css_colour: str) -> float:
+    red, green, blue = (int(v) / 255 for v in re.findall(r"\d+", css_colour)[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def _distinctive_words(built_site: Path) -> dict[str, str]:
+    """For each page, a long word of its body that appears on as few other pages as possible."""
+    docs = json.loads((built_site / "search" / "search_index.json").read_text())["docs"]
+    words: dict[str, set[str]] = {}
+    for doc in docs:
+        location = doc["location"].split("#")[0]
+        words.setdefault(location, set()).update(re.findall(r"[a-z]{8,}", doc["text"].lower()))
+    spread = Counter(word for page_words in words.values() for word in page_words)
+    return {location: min(sorted(page_words), key=lambda w: spread[w])
+            for location, page_words in words.items() if page_words}
+
+
+def test_search_finds_every_page_by_a_word_in_its_body(watched, site_url, built_site):
+    page, problems = watched
+    page.goto(site_url, wait_until="networkidle")
+    for location, word in sorted(_distinctive_words(built_site).items()):
+        box = page.locator("input.md-search__input")
+        box.click()
+        box.fill("")
+        box.press_sequentially(word)  # material listens to key presses, not to a filled value
+        results = page.locator(".md-search-result__link")
+        results.first.wait_for()
+        hrefs = [urlparse(h).path.lstrip("/") for h in results.evaluate_all("links => links.map(a => a.href)")]
+        assert location in hrefs, (word, location, hrefs)
+        page.keyboard.press("Escape")
+    assert problems == []
