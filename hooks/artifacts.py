@@ -10,7 +10,9 @@ Any failure stops the build with one message naming the page and what it asked f
 
 import json
 import logging
+import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +27,25 @@ FACT = re.compile(r"\{\{\s*([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)\s*\}\}")
 INCLUDE = re.compile(r"""^\s*-+8<-+\s+["']([^"':]+)(?::([A-Za-z][\w-]*))?["']""", re.MULTILINE)
 
 _facts: dict[str, dict] = {}
+# The hook's own machinery; editing these needs a restart of `mkdocs serve`.
+INFRASTRUCTURE = {"snippets.artifacts", "snippets.cache"}
+
+
+def _loaded_snippets() -> dict[str, object]:
+    return {name: module for name, module in sys.modules.items()
+            if name.startswith("snippets.") and name not in INFRASTRUCTURE and getattr(module, "__file__", None)}
+
+
+def forget_edited_snippets() -> None:
+    """`mkdocs serve` rebuilds in one process: when a `snippets` module was edited since it was
+    imported, drop them all, so figures are computed from the code on disk (their cache keys
+    already are) rather than from the stale modules in memory."""
+    loaded = _loaded_snippets()
+    if any(getattr(m, "__mtime__", None) not in (None, os.stat(m.__file__).st_mtime_ns) for m in loaded.values()):
+        for name in loaded:
+            del sys.modules[name]
+            vars(sys.modules["snippets"]).pop(name.split(".")[1], None)
+        log.info("snippets edited: re-importing them")
 
 
 def _make(artifact: artifacts.Artifact, users: str) -> bytes:
@@ -40,6 +61,7 @@ def _make(artifact: artifacts.Artifact, users: str) -> bytes:
 
 
 def on_files(files, config):
+    forget_edited_snippets()
     known = artifacts.discover()
     users: dict[str, list[str]] = {}
     for page in files.documentation_pages():
@@ -83,3 +105,8 @@ def _check_includes(markdown: str, page, config) -> None:
 def on_page_markdown(markdown, page, config, files):
     _check_includes(markdown, page, config)
     return FACT.sub(lambda m: _fact(m.group(1), m.group(2), page), markdown)
+
+
+def on_post_build(config):
+    for module in _loaded_snippets().values():
+        module.__mtime__ = os.stat(module.__file__).st_mtime_ns
