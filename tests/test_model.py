@@ -132,6 +132,7 @@ def test_another_local_causal_lm_can_be_chosen(chosen_model, lm):
                          num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1)
     LlamaForCausalLM(config).save_pretrained(chosen_model)
     lm.tokenizer.save_pretrained(chosen_model)
+    (chosen_model / "notes").mkdir()  # sub-folders are not part of the fingerprint
     assert model.fingerprint().startswith("local:")
     tiny = model.load()
     assert tiny.name == "my-model"
@@ -173,3 +174,14 @@ def test_a_causal_lm_folder_without_weights_is_refused(chosen_model, lm):
     lm.tokenizer.save_pretrained(chosen_model)
     with pytest.raises(model.ModelError, match=r"cannot be loaded \(OSError: .*model.safetensors"):
         model.load()
+
+
+def test_with_only_the_gguf_the_first_load_converts_it(empty_cache, monkeypatch, lm):
+    """(The conversion itself is exercised above; here it is stood in for by the real copy.)"""
+    (empty_cache / "model").mkdir(exist_ok=True)
+    model.gguf_path().symlink_to(REAL_GGUF)
+    real_copy = REAL_GGUF.parent / model.converted_path().name
+    converted = []
+    monkeypatch.setattr(model, "_convert", lambda gguf, target: (converted.append(gguf), target.symlink_to(real_copy)))
+    assert model.load().model.config.num_hidden_layers == 30
+    assert converted == [model.gguf_path()]
