@@ -1,0 +1,118 @@
+"""The seed essay's experiment, reproduced: the pretrained model continues an ASCII diffusion.
+
+The model reads the first steps of a sequence made from the held-out picture and writes the
+next canvas, with transformers' own `generate`: sampling at several temperatures, and greedy.
+What it writes is cached on disk (keyed by this code, the canvas code, the recipe, the runs and
+the model), so a rebuild only re-scores it.
+"""
+
+import hashlib
+import importlib.metadata
+import json
+from pathlib import Path
+
+import torch
+import transformers
+
+from snippets.ascii_canvas import (SEEDS, TEMPERATURES, Recipe, Run, held_out_sequence,
+                                   hopeless, make_run, one_thread, parse_canvas, prompt_text,
+                                   prune)
+from snippets.cache import atomic_write, cache_dir
+from snippets.model import LanguageModel, fingerprint, load
+
+
+
+# --8<-- [start:generate]
+class RowTemperatures(transformers.LogitsProcessor):
+    """A logits processor giving each row of the batch its own temperature: logits / T, or,
+    for T = None, every token but the top one removed, so that sampling is greedy decoding."""
+
+    def __init__(self, temperatures):
+        self.temperatures = list(temperatures)
+
+    def __call__(self, input_ids, scores):
+        out = torch.empty_like(scores)
+        for row, temperature in enumerate(self.temperatures):
+            if temperature is None:
+                out[row] = float("-inf")
+                out[row, scores[row].argmax()] = 0.0
+            else:
+                out[row] = scores[row] / temperature
+        return out
+
+
+class GiveUp(transformers.StoppingCriteria):
+    """Stops each row whose canvas is hopeless (see `hopeless`): what it would write next
+    could not change its size verdict, and a batch runs until its last row stops."""
+
+    def __init__(self, start: int, tokenizer, columns: int, rows: int):
+        self.start, self.tokenizer, self.columns, self.rows = start, tokenizer, columns, rows
+
+    def __call__(self, input_ids, scores, **kwargs):
+        texts = self.tokenizer.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
+        return torch.tensor([hopeless(t, self.columns, self.rows) is not None for t in texts])
+
+
+@one_thread()
+def continue_sequences(prompts: list[str], temperatures, max_new_tokens: int, size,
+                       lm: LanguageModel, seed: int = 0) -> list[str]:
+    """Continue all prompts in one batch (padded on the left), row i at temperatures[i], each
+    row stopping at the closing fence of its canvas, or once its canvas of the expected
+    `size` (columns, rows) is hopeless. No top-k or top-p cut: T alone shapes the
+    distribution. Seeded: the same prompts give the same texts."""
+    tokenizer = lm.tokenizer
+    tokenizer.padding_side = "left"
+    batch = tokenizer(prompts, return_tensors="pt", padding=True)
+    give_up = GiveUp(batch.input_ids.shape[1], tokenizer, *size)
+    transformers.set_seed(seed)
+    with torch.no_grad():
+        out = lm.model.generate(
+            **batch, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
+            logits_processor=[RowTemperatures(temperatures)], stopping_criteria=[give_up],
+            max_new_tokens=max_new_tokens, stop_strings=["```"], tokenizer=tokenizer,
+            pad_token_id=tokenizer.eos_token_id)
+    new = out[:, batch.input_ids.shape[1]:]
+    return [tokenizer.decode(row, skip_special_tokens=True) for row in new]
+# --8<-- [end:generate]
+
+
+def token_budget(recipe: Recipe, lm: LanguageModel) -> int:
+    """Room for half as many tokens again as the true next canvas takes (with its fence)."""
+    target = "\n".join(held_out_sequence(recipe, 0).clean[recipe.context]) + "\n```"
+    return 3 * len(lm.tokenizer(target).input_ids) // 2
+
+
+SOURCES = ("ascii_canvas.py", "ascii_pretrained.py")
+LIBRARIES = ("torch", "transformers", "tokenizers", "numpy", "pillow", "matplotlib")
+
+
+def cache_key(recipe: Recipe, temperatures, seeds) -> str:
+    """Changes whenever the texts could: the code, recipe, runs, model and libraries."""
+    digest = hashlib.sha256(f"{recipe!r} {temperatures!r} {seeds!r} {fingerprint()}".encode())
+    for name in SOURCES:
+        digest.update(name.encode() + (Path(__file__).parent / name).read_bytes())
+    for library in LIBRARIES:
+        digest.update(f"{library}=={importlib.metadata.version(library)}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+# --8<-- [start:runs]
+def pretrained_runs(recipe: Recipe = Recipe(), temperatures=TEMPERATURES, seeds=SEEDS,
+                    lm: LanguageModel | None = None) -> list[Run]:
+    """Every run, one per (temperature, seed): the text from the cache, or generated now."""
+    grid = [(temperature, seed) for temperature in temperatures for seed in seeds]
+    key = cache_key(recipe, temperatures, seeds)
+    path = cache_dir("ascii-diffusion") / f"pretrained-{key}.json"
+    if not path.exists():
+        lm = lm or load()
+        prompts = [prompt_text(held_out_sequence(recipe, seed)) for _, seed in grid]
+        texts = continue_sequences(prompts, [t for t, _ in grid], token_budget(recipe, lm),
+                                   recipe.sizes[recipe.context], lm)
+        record = {"model": lm.name, "texts": texts}
+        atomic_write(path, json.dumps(record, ensure_ascii=False, indent=1).encode())
+        prune(path)
+    record = json.loads(path.read_text())
+    return [make_run(record["model"], t, seed, text, parse_canvas(text),
+                     held_out_sequence(recipe, seed), end="```")
+            for (t, seed), text in zip(grid, record["texts"], strict=True)]
+# --8<-- [end:runs]

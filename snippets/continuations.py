@@ -1,0 +1,191 @@
+"""Many seeded continuations of a few prompts, generated in one batch, and how repetitive they are.
+
+One call to `transformers`' `generate` continues every (prompt, sampler setting, replicate) row
+at once. A small logits processor gives each row its own setting (greedy, a temperature, a
+truncation), using the samplers of `snippets/sampling.py`, and records the probability the
+untouched model gave every token it drew.
+"""
+
+import functools
+from dataclasses import dataclass
+
+import torch
+import transformers
+from torch import Tensor
+
+from snippets.model import LanguageModel, load
+from snippets.sampling import top_k, warp
+
+SEED = 2024
+NEW_TOKENS = 96
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one row picks its tokens: greedy when temperature is None, else a warped sample."""
+    temperature: float | None = None
+    k: int | None = None
+    p: float | None = None
+    p_base: float | None = None
+
+    @property
+    def label(self) -> str:
+        if self.temperature is None:
+            return "greedy"
+        cuts = [f"{name} {v}" for name, v in (("top-k", self.k), ("top-p", self.p), ("min-p", self.p_base))
+                if v is not None]
+        return ", ".join([f"T = {self.temperature:g}", *cuts])
+
+
+@dataclass(frozen=True)
+class Continuation:
+    prompt: str
+    setting: Setting
+    replicate: int
+    token_ids: tuple[int, ...]
+    text: str
+    log_probs: tuple[float, ...]  # natural log of the T = 1 probability of each drawn token
+
+    @property
+    def mean_log_prob(self) -> float:
+        return sum(self.log_probs) / len(self.log_probs)
+
+
+# --8<-- [start:processor]
+class PerRowSampling(transformers.LogitsProcessor):
+    """Warp every row of the batch with its own setting, and remember the
+    probability the untouched model gave each token that was drawn.
+
+    generate hands us the raw logits of step t, and at step t + 1 the token
+    it drew at step t: so that token's log-probability is read one step late.
+    """
+
+    def __init__(self, settings: list[Setting]):
+        self.settings = settings
+        self.log_probs: list[Tensor] = []
+        self._previous: Tensor | None = None
+
+    def drawn(self, token_ids: Tensor) -> None:
+        picked = self._previous.gather(1, token_ids[:, None])[:, 0]
+        self.log_probs.append(picked)
+
+    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
+        if self._previous is not None:
+            self.drawn(input_ids[:, -1])
+        self._previous = torch.log_softmax(scores, dim=-1)
+        return torch.stack([self.warp_row(row, s)
+                            for row, s in zip(scores, self.settings)])
+
+    @staticmethod
+    def warp_row(row: Tensor, s: Setting) -> Tensor:
+        if s.temperature is None:  # greedy: only the best token survives
+            return top_k(row, 1)
+        return warp(row, s.temperature, s.k, s.p, s.p_base)
+# --8<-- [end:processor]
+
+
+# --8<-- [start:batch]
+def continue_batch(rows: list[tuple[str, Setting]],
+                   new_tokens: int = NEW_TOKENS, seed: int = SEED,
+                   lm: LanguageModel | None = None):
+    """Continue every (prompt, setting) row in one seeded generate call.
+
+    Returns, per row, the new token ids and their log-probabilities at T = 1."""
+    lm = lm or load()
+    batch = lm.tokenizer([prompt for prompt, _ in rows], return_tensors="pt",
+                         padding=True, padding_side="left")
+    processor = PerRowSampling([setting for _, setting in rows])
+    transformers.set_seed(seed)
+    with torch.no_grad():
+        out = lm.model.generate(
+            **batch, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
+            logits_processor=[processor], max_new_tokens=new_tokens,
+            pad_token_id=lm.tokenizer.eos_token_id)
+    new = out[:, batch.input_ids.shape[1]:]
+    processor.drawn(new[:, -1])
+    log_probs = torch.stack(processor.log_probs, dim=1)
+    return [(ids.tolist(), lp.tolist()) for ids, lp in zip(new, log_probs)]
+# --8<-- [end:batch]
+
+
+def run(plan: list[tuple[str, Setting]], replicates: int,
+        lm: LanguageModel | None = None) -> list[Continuation]:
+    """Each (prompt, setting) of the plan `replicates` times (greedy once), all in one batch.
+
+    A continuation stops at the end-of-text token, if the model draws one.
+    """
+    lm = lm or load()
+    rows = [(prompt, setting, r) for prompt, setting in plan
+            for r in range(1 if setting.temperature is None else replicates)]
+    results = continue_batch([(prompt, setting) for prompt, setting, _ in rows], lm=lm)
+    done = []
+    for (prompt, setting, r), (ids, lps) in zip(rows, results):
+        end = ids.index(lm.tokenizer.eos_token_id) if lm.tokenizer.eos_token_id in ids else len(ids)
+        done.append(Continuation(prompt, setting, r, tuple(ids[:end]),
+                                 lm.tokenizer.decode(ids[:end]), tuple(lps[:end])))
+    return done
+
+
+# --8<-- [start:measures]
+def repeated_ngram_share(token_ids: list[int], n: int = 4) -> float:
+    """Share of one text's n-grams that already occurred earlier in it."""
+    return len(repeated_starts(token_ids, n)) / (len(token_ids) - n + 1)
+
+
+def repeated_starts(token_ids: list[int], n: int = 4) -> list[int]:
+    """Where the n-grams that repeat an earlier one begin."""
+    seen, starts = set(), []
+    for i in range(len(token_ids) - n + 1):
+        gram = tuple(token_ids[i:i + n])
+        if gram in seen:
+            starts.append(i)
+        seen.add(gram)
+    return starts
+
+
+def distinct_ngrams(texts: list[list[int]], n: int = 2) -> float:
+    """Distinct-n: different n-grams / all n-grams, pooled over the texts."""
+    grams = [tuple(text[i:i + n])
+             for text in texts for i in range(len(text) - n + 1)]
+    return len(set(grams)) / len(grams)
+# --8<-- [end:measures]
+
+
+def repeated_positions(token_ids: list[int], n: int = 4) -> list[int]:
+    """Every token position covered by a repeated n-gram."""
+    return sorted({i + j for i in repeated_starts(token_ids, n) for j in range(n)})
+
+
+# --8<-- [start:feedback]
+def probability_by_repeat(token_ids: list[int], probabilities: list[float],
+                          n: int = 4) -> dict[int, float]:
+    """Mean probability of the token that completes an n-gram, by how many
+    times that n-gram had already appeared in the text."""
+    seen: dict[tuple, int] = {}
+    by_count: dict[int, list[float]] = {}
+    for i in range(len(token_ids) - n + 1):
+        gram = tuple(token_ids[i:i + n])
+        count = seen.get(gram, 0)
+        by_count.setdefault(count, []).append(probabilities[i + n - 1])
+        seen[gram] = count + 1
+    return {count: sum(ps) / len(ps) for count, ps in sorted(by_count.items())}
+# --8<-- [end:feedback]
+
+
+# The experiment the temperature and distributions pages share: computed once per process.
+STORY = "Once upon a time there was a dear little girl"
+LANGUAGE = "I think the best way to learn a new language is"
+HISTORY = "The history of the city of"
+PROMPTS = (STORY, LANGUAGE, HISTORY)
+TEMPERATURES = (0.25, 0.5, 1.0, 1.5)
+HOT = 1.5
+TRUNCATIONS = (Setting(HOT, p=0.9), Setting(HOT, p_base=0.1))
+REPLICATES = 3
+
+
+@functools.cache
+def experiment() -> tuple[Continuation, ...]:
+    ladder = (Setting(), *(Setting(t) for t in TEMPERATURES))
+    plan = [(prompt, s) for prompt in PROMPTS for s in ladder]
+    plan += [(STORY, s) for s in TRUNCATIONS]
+    return tuple(run(plan, REPLICATES))

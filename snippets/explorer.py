@@ -1,0 +1,126 @@
+"""The data behind the interactive explorer, and the numbers the page must show for it.
+
+For a handful of prompts the build stores the model's real logits: the TOP highest exactly, and
+the rest of the vocabulary as a histogram (bins BIN logits wide, each with its token count and
+the mean logit of its tokens). Expanded again, that is a full vocabulary of logits, so the page's
+JavaScript and this module can run the same samplers on it; `view` is what the page must display.
+"""
+
+import functools
+import json
+import math
+
+import torch
+
+from snippets.artifacts import data, facts
+from snippets.model import load
+from snippets.next_token import next_token_logits
+from snippets.sampling import entropy_bits, survivors, warp, warp_temperature_last
+
+PROMPTS = {
+    "fact": "The capital of France is",
+    "story": "Once upon a time, there was a little",
+    "code": 'if __name__ == "__main__',
+    "advice": "I think the best way to learn a new language is",
+    "weekend": "My favourite thing about the weekend is",
+    "cat": "The cat sat on the",
+}
+TOP = 256
+BIN = 0.1
+
+
+def _floor(value: float, digits: int = 4) -> float:
+    """Round down, so a stored tail logit never rises above the named tokens it sits below."""
+    return math.floor(value * 10 ** digits) / 10 ** digits
+
+
+# --8<-- [start:compress]
+def compress(logits: torch.Tensor, decode) -> dict:
+    """The TOP best tokens exactly; the rest as [mean logit, count] bins."""
+    ranked = torch.sort(logits.double(), descending=True)
+    named, rest = ranked.values[:TOP], ranked.values[TOP:]
+    bins = torch.floor(rest / BIN)
+    tail = []
+    for b in torch.unique(bins).flip(0):  # highest bin first
+        members = rest[bins == b]
+        tail.append([_floor(float(members.mean())), int(members.numel())])
+    return {"tokens": [decode(int(i)) for i in ranked.indices[:TOP]],
+            "logits": [round(float(z), 4) for z in named], "tail": tail}
+
+
+def expand(entry: dict) -> torch.Tensor:
+    """Back to one logit per vocabulary token (float64), highest first."""
+    named = torch.tensor(entry["logits"], dtype=torch.float64)
+    tail = [torch.full((count,), logit, dtype=torch.float64)
+            for logit, count in entry["tail"]]
+    return torch.cat([named, *tail])
+# --8<-- [end:compress]
+
+
+@functools.cache
+def prompt_logits() -> dict[str, torch.Tensor]:
+    return {label: next_token_logits(prompt) for label, prompt in PROMPTS.items()}
+
+
+@functools.cache
+def explorer_data():
+    lm = load()
+    entries = []
+    for label, logits in prompt_logits().items():
+        decode = lambda i: lm.tokenizer.decode([i])  # noqa: E731
+        entries.append({"label": label, "prompt": PROMPTS[label], **compress(logits, decode)})
+    return {"model": lm.name, "vocab": lm.model.config.vocab_size, "top": TOP, "bin": BIN,
+            "prompts": entries}
+
+
+@data("explorer.json")
+def explorer_json():
+    return explorer_data()
+
+
+def artifacts_bytes(content: dict) -> bytes:
+    """The data file's bytes, serialised as snippets/artifacts.py writes them."""
+    return json.dumps(content, sort_keys=True, indent=1, ensure_ascii=False).encode()
+
+
+CHECKED = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+
+
+def compression_error() -> float:
+    """Largest entropy difference (bits) between the stored and the full logits, T in CHECKED."""
+    worst = 0.0
+    for entry in explorer_data()["prompts"]:
+        full, stored = prompt_logits()[entry["label"]].double(), expand(entry)
+        for t in CHECKED:
+            worst = max(worst, abs(entropy_bits(full / t) - entropy_bits(stored / t)))
+    return worst
+
+
+@facts("explorer")
+def explorer_facts():
+    content = explorer_data()
+    return {
+        "prompts": str(len(content["prompts"])),
+        "top": str(TOP),
+        "bin": f"{BIN:g}",
+        "vocab": f"{content['vocab']:,}",
+        "kilobytes": f"{len(artifacts_bytes(content)) / 1024:.0f}",
+        "error": f"{compression_error():.4f}",
+        "checked": ", ".join(f"{t:g}" for t in CHECKED),
+    }
+
+
+# --8<-- [start:view]
+def view(entry: dict, temperature: float = 1.0, k: int | None = None,
+         p: float | None = None, p_base: float | None = None,
+         temperature_last: bool = False) -> dict:
+    """What the explorer shows for these settings: entropy, survivors, and for
+    every named token its probability and whether the cuts kept it."""
+    pipeline = warp_temperature_last if temperature_last else warp
+    logits = pipeline(expand(entry), temperature, k, p, p_base)
+    probabilities = torch.softmax(logits, dim=-1)
+    named = slice(0, len(entry["logits"]))
+    return {"entropy": entropy_bits(logits), "survivors": survivors(logits),
+            "probabilities": probabilities[named].tolist(),
+            "kept": torch.isfinite(logits[named]).tolist()}
+# --8<-- [end:view]

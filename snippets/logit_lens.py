@@ -1,0 +1,201 @@
+"""The logit lens: read the residual stream after every layer as if it were the last one.
+
+Each layer adds its contribution to one running vector per position (the residual stream).
+Passing that vector through the model's final norm and unembedding at any depth shows what
+the model would predict if it stopped there (nostalgebraist, 2020).
+"""
+
+import functools
+
+import numpy as np
+import torch
+from matplotlib.colors import LinearSegmentedColormap
+
+from snippets.artifacts import facts, figure
+from snippets.model import LanguageModel, load
+from snippets.next_token import check_prompt, show_token
+from snippets.plotting import INK, PALETTE, new_figure
+
+# Prompts whose answer the model gets right; the lens shows at which depth it appears.
+PROMPTS = (
+    "The capital of France is",
+    "Once upon a time, there was a little",
+    "One, two, three, four,",
+    "The opposite of hot is",
+    "def add(a, b):\n    return a",
+    "The Eiffel Tower is located in the city of",
+)
+GRID_SENTENCE = "The capital of France is Paris, and the capital of Germany is"
+
+
+# --8<-- [start:lens]
+def residual_stream(prompt: str, lm: LanguageModel | None = None):
+    """The hidden state after every layer, and the real logits, in one pass.
+
+    states[0] is the token embeddings, states[l] the stream after layer l:
+    shape (layers + 1, positions, hidden).
+    """
+    lm = lm or load()
+    ids = lm.tokenizer(check_prompt(prompt), return_tensors="pt").input_ids
+    with torch.no_grad():
+        out = lm.model(ids, output_hidden_states=True)
+    return torch.stack(out.hidden_states)[:, 0], out.logits[0]
+
+
+def logit_lens(states: torch.Tensor, lm: LanguageModel | None = None):
+    """The logits each layer would give if it were last: unembed(norm(state))."""
+    lm = lm or load()
+    with torch.no_grad():
+        normed = lm.model.model.norm(states[:-1])
+        # transformers returns the last state with the final norm already applied;
+        # normalising it again would distort it (the norm has learned weights)
+        normed = torch.cat([normed, states[-1:]])
+        return lm.model.lm_head(normed)
+# --8<-- [end:lens]
+
+
+# --8<-- [start:track]
+def track_answer(prompt: str, lm: LanguageModel | None = None) -> dict:
+    """The model's final answer, and its probability and rank at every layer."""
+    lm = lm or load()
+    states, logits = residual_stream(prompt, lm)
+    lens = logit_lens(states[:, -1], lm)  # the last position: (layers + 1, vocab)
+    answer = int(logits[-1].argmax())
+    probabilities = torch.softmax(lens, dim=-1)[:, answer]
+    rank = (lens > lens[:, [answer]]).sum(dim=-1) + 1  # 1 = the top token
+    return {"prompt": prompt, "answer": lm.tokenizer.decode([answer]),
+            "probability": probabilities.tolist(), "rank": rank.tolist()}
+# --8<-- [end:track]
+
+
+def settling_layer(on_top: list[bool]) -> int:
+    """The first layer from which the final answer is the lens's top token at every layer after."""
+    layer = len(on_top) - 1
+    while layer > 0 and on_top[layer - 1]:
+        layer -= 1
+    return layer
+
+
+def grid_settling_layers(g: dict) -> list[int]:
+    """For each position of the grid, the layer from which its final top token stays on top."""
+    final = g["top"][-1]
+    return [settling_layer([row[i] == final[i] for row in g["top"]]) for i in range(len(final))]
+
+
+@functools.cache
+def tracks() -> tuple[dict, ...]:
+    lm = load()
+    return tuple(track_answer(p, lm) for p in PROMPTS)
+
+
+def short_prompt(prompt: str, width: int = 28) -> str:
+    text = prompt.replace("\n", "↵ ")
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+@figure("logit-lens-answers.svg")
+def logit_lens_answers_figure():
+    fig, (left, right) = new_figure(1, 2, height=4.2)
+    for colour, track in zip(PALETTE, tracks()):
+        label = f"{short_prompt(track['prompt'])} → {show_token(track['answer'])}"
+        layers = range(len(track["rank"]))
+        left.plot(layers, track["probability"], color=colour, label=label)
+        right.plot(layers, track["rank"], color=colour)
+    left.set_xlabel("layer (0 = embeddings)")
+    left.set_ylabel("probability of the final answer")
+    left.set_ylim(0, 1)
+    right.set_xlabel("layer (0 = embeddings)")
+    right.set_ylabel("rank of the final answer (1 = top)")
+    right.set_yscale("log")
+    right.invert_yaxis()
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8)
+    return fig
+
+
+@functools.cache
+def grid(sentence: str = GRID_SENTENCE) -> dict:
+    """Top token and its probability at every layer and position of one sentence."""
+    lm = load()
+    states, _ = residual_stream(sentence, lm)
+    probabilities = torch.softmax(logit_lens(states, lm), dim=-1)  # (layers + 1, positions, vocab)
+    best = probabilities.max(dim=-1)
+    ids = lm.tokenizer(sentence).input_ids
+    return {
+        "inputs": [lm.tokenizer.decode([i]) for i in ids],
+        "top": [[lm.tokenizer.decode([int(i)]) for i in row] for row in best.indices],
+        "probability": best.values.numpy(),
+    }
+
+
+def cell_text(token: str, width: int = 7) -> str:
+    text = show_token(token)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+@figure("logit-lens-grid.svg")
+def logit_lens_grid_figure():
+    g = grid()
+    p = g["probability"]
+    layers, positions = p.shape
+    fig, ax = new_figure(height=9.0)
+    ax.grid(False)
+    # light enough at the top that dark text stays readable on every cell
+    shades = LinearSegmentedColormap.from_list("lens", ["#ffffff", "#a6d2f0", "#5aa7dc"])
+    image = ax.imshow(p, aspect="auto", cmap=shades, vmin=0, vmax=1, origin="lower")
+    for layer in range(layers):
+        for position in range(positions):
+            ax.text(position, layer, cell_text(g["top"][layer][position]), ha="center", va="center",
+                    fontsize=6.5, color=INK)
+    ax.set_xticks(range(positions), [show_token(t) for t in g["inputs"]], rotation=45, ha="right",
+                  fontsize=8)
+    ax.set_yticks(range(0, layers, 2))
+    ax.set_xlabel("input token (each column predicts what follows it)")
+    ax.set_ylabel("layer (0 = embeddings)")
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    fig.colorbar(image, ax=ax, label="probability of the top token", shrink=0.6, pad=0.01)
+    return fig
+
+
+@facts("lens")
+def lens_facts():
+    lm = load()
+    found = tracks()
+    first = found[0]
+    layers = lm.model.config.num_hidden_layers
+    states, logits = residual_stream(PROMPTS[0], lm)
+    with torch.no_grad():  # the mistake the lens avoids: the final norm applied twice
+        twice = lm.model.lm_head(lm.model.model.norm(states[-1]))
+    settle = [settling_layer([r == 1 for r in t["rank"]]) for t in found]
+    table = ["| prompt | final answer | p at the output | top token from layer |", "|---|---|---|---|"]
+    for track, layer in zip(found, settle):
+        prompt = track["prompt"].replace("\n", "↵")
+        table.append(f"| `{prompt}` | `{show_token(track['answer'])}` | "
+                     f"{track['probability'][-1]:.2f} | {layer} |")
+    g = grid()
+    final = g["top"][-1]
+    return {
+        "layers": str(layers),
+        "states": str(layers + 1),
+        "hidden": str(lm.model.config.hidden_size),
+        "vocab": f"{lm.model.config.vocab_size:,}",
+        "first_prompt": first["prompt"],
+        "first_answer": show_token(first["answer"]),
+        "first_settle": str(settle[0]),
+        "first_p_out": f"{first['probability'][-1]:.2f}",
+        "first_p_before": f"{first['probability'][settle[0] - 1]:.3f}",
+        "first_rank_mid": f"{first['rank'][layers // 2]:,}",
+        "mid_layer": str(layers // 2),
+        "earliest_settle": str(min(settle)),
+        "latest_settle": str(max(settle)),
+        "count": str(len(found)),
+        "twice_diff": f"{float((twice - logits).abs().max()):.1f}",
+        "table": "\n".join(table),
+        "grid_sentence": GRID_SENTENCE,
+        "grid_answer": show_token(final[-1]),
+        "grid_answer_layer": str(grid_settling_layers(g)[-1]),
+        "grid_median_settle": f"{np.median(grid_settling_layers(g)):.0f}",
+        "grid_embed_copy": str(sum(a == b for a, b in zip(g["top"][0], g["inputs"]))),
+        "grid_positions": str(len(g["inputs"])),
+    }

@@ -1,0 +1,204 @@
+"""The sequence builder (sizes, noise schedule, determinism), the scorer and the baselines."""
+
+import numpy as np
+import pytest
+
+from snippets import ascii_canvas as ac
+from snippets.ascii_canvas import LEVEL, NOISE, RAMP, Recipe
+
+RECIPE = Recipe()
+
+
+def is_noise(c: str) -> bool:
+    return c not in LEVEL
+
+
+def test_alphabets_are_disjoint_and_printable():
+    assert not set(RAMP) & set(NOISE)
+    assert "`" not in NOISE and "\n" not in NOISE and " " not in NOISE
+    assert all(33 <= ord(c) < 127 for c in NOISE)
+
+
+def test_recipe_checks_its_schedule():
+    with pytest.raises(ValueError, match="2 sizes but 1 noise"):
+        Recipe(sizes=((4, 2), (6, 3)), noise=(0.5,))
+    with pytest.raises(ValueError, match="context must be 1 to 1 steps, not 2"):
+        Recipe(sizes=((4, 2), (6, 3)), noise=(0.5, 0.0), context=2)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_each_step_has_its_size_and_exactly_its_share_of_noise(seed):
+    sequence = ac.held_out_sequence(RECIPE, seed)
+    assert len(sequence.clean) == len(sequence.noisy) == len(RECIPE.sizes)
+    for clean, noisy, (columns, rows), share in zip(sequence.clean, sequence.noisy, RECIPE.sizes,
+                                                   RECIPE.noise):
+        assert len(clean) == len(noisy) == rows
+        assert all(len(line) == columns for line in clean + noisy)
+        assert not any(map(is_noise, "".join(clean)))
+        changed = [(a, b) for a, b in zip("".join(clean), "".join(noisy)) if a != b]
+        # Noise lands only where it replaced a picture character, and exactly on its share.
+        assert all(is_noise(b) for _, b in changed)
+        assert len(changed) == round(share * columns * rows)
+
+
+def test_sizes_grow_and_noise_falls_to_a_clean_last_step():
+    assert all(a[0] < b[0] and a[1] < b[1] for a, b in zip(RECIPE.sizes, RECIPE.sizes[1:]))
+    assert list(RECIPE.noise) == sorted(RECIPE.noise, reverse=True) and RECIPE.noise[-1] == 0
+
+
+def test_sequences_are_deterministic():
+    assert ac.held_out_sequence(RECIPE, 1) == ac.held_out_sequence(RECIPE, 1)
+    other = ac.held_out_sequence(RECIPE, 2)
+    assert other.clean == ac.held_out_sequence(RECIPE, 1).clean
+    assert other.noisy != ac.held_out_sequence(RECIPE, 1).noisy
+    pictures = {"flat": np.full((40, 60), 0.5, np.float32)}
+    assert ac.training_sequence(RECIPE, 5, pictures) == ac.training_sequence(RECIPE, 5, pictures)
+
+
+def test_render_maps_dark_to_at_and_light_to_space():
+    gradient = np.tile(np.linspace(0, 1, 100), (50, 1))  # black on the left, white on the right
+    canvas = ac.render(gradient, 10, 2)
+    assert canvas == ["@%#*+=-:. "] * 2
+    assert ac.render(np.full((8, 8), 0.3), 4, 2) == ["@@@@"] * 2  # flat: no division by zero
+
+
+def test_crop_keeps_the_aspect_and_can_mirror():
+    picture = np.arange(100 * 200, dtype=np.float32).reshape(100, 200)
+    window = ac.crop(picture, aspect=1.0)
+    assert window.shape == (100, 100) and window[0, 0] == 50  # centred
+    small = ac.crop(picture, aspect=2.0, scale=0.5, where=(0, 1), flip=True)
+    assert small.shape == (50, 100)
+    assert small[0, -1] == picture[50, 0]  # bottom-left window, mirrored
+
+
+@pytest.mark.parametrize("name", (ac.TEST_PICTURE, *ac.TRAINING_PICTURES))
+def test_pictures_load_as_grey_levels(name):
+    picture = ac.load_picture(name)
+    assert picture.ndim == 2 and min(picture.shape) >= 90
+    assert picture.min() == 0 and picture.max() == 1
+
+
+def test_the_test_picture_is_held_out_of_training():
+    assert ac.TEST_PICTURE not in ac.TRAINING_PICTURES
+    marker = {"only": np.zeros((64, 64), np.float32)}  # a black picture
+    seen = {ac.training_sequence(RECIPE, seed, marker).clean[-1][0] for seed in range(30)}
+    assert "@" * RECIPE.sizes[-1][0] in seen  # drawn from the given pictures …
+    assert len(seen) > 1  # … or from procedural shapes, never from anything else
+
+
+def test_procedural_shapes_are_deterministic_and_varied():
+    pictures = [ac.shapes_picture(np.random.default_rng(seed)) for seed in range(12)]
+    assert np.array_equal(pictures[0], ac.shapes_picture(np.random.default_rng(0)))
+    assert all(p.shape == (128, 128) and p.min() == 0 and p.max() == 1 for p in pictures)
+
+
+# --- the scorer: known inputs, known scores ---------------------------------------------
+
+TARGET = ("@@", "  ")
+PREVIOUS = ("@",)
+
+
+def test_a_perfect_canvas_scores_one():
+    s = ac.score(list(TARGET), TARGET, PREVIOUS)
+    assert (s.columns, s.rows, s.right_size) == (2, 2, True)
+    assert s.accuracy == s.near == 1 and s.noise_left == 0
+    assert s.copy == pytest.approx(2 * 1 / (5 + 1))  # difflib: 2 × matches / total length
+
+
+def test_near_misses_and_noise_are_counted():
+    s = ac.score(["@%", "x "], TARGET, PREVIOUS)
+    assert s.accuracy == 0.5  # '@' and ' ' right
+    assert s.near == 0.75  # '%' is one step from '@'; the noise 'x' is never near
+    assert s.noise_left == 0.25 and s.right_size
+
+
+def test_wrong_sizes_are_caught_and_extra_cells_do_not_count():
+    s = ac.score(["@@@", "  ", "@@"], TARGET, PREVIOUS)
+    assert (s.columns, s.rows, s.right_size) == (3, 3, False)
+    assert s.accuracy == 1.0
+    short = ac.score(["@@", " "], TARGET, PREVIOUS)
+    assert not short.right_size and short.accuracy == 0.75
+
+
+def test_an_empty_canvas_scores_zero():
+    s = ac.score([], TARGET, PREVIOUS)
+    assert (s.columns, s.rows, s.right_size, s.noise_left, s.accuracy, s.copy) == (
+        0, 0, False, 0, 0, 0)
+
+
+def test_a_verbatim_copy_has_copy_similarity_one():
+    sequence = ac.held_out_sequence(RECIPE, 0)
+    run = ac.make_run("copy", None, 0, "", ac.copy_previous(sequence), sequence)
+    assert run.score.copy == 1.0 and not run.score.right_size
+    assert run.decoding == "greedy"
+    assert ac.make_run("m", 0.7, 0, "", [], sequence).decoding == "T = 0.7"
+
+
+# --- the prompt and its parsing ------------------------------------------------------------
+
+def test_prompt_shows_the_context_steps_and_opens_the_next():
+    sequence = ac.held_out_sequence(RECIPE, 0)
+    prompt = ac.prompt_text(sequence)
+    assert prompt.startswith(ac.TITLE)
+    assert prompt.endswith(f"Step {RECIPE.context + 1}:\n```\n")
+    assert prompt.count("```") == 2 * RECIPE.context + 1
+    for canvas in sequence.noisy[:RECIPE.context]:
+        assert "\n".join(canvas) in prompt
+    assert "\n".join(sequence.noisy[RECIPE.context]) not in prompt
+
+
+@pytest.mark.parametrize("text, canvas", [
+    ("ab\ncd\n```\n\nStep 5:", ["ab", "cd"]),
+    ("ab\ncd", ["ab", "cd"]),
+    (" .\n\n", [" .", ""]),
+    ("", []),
+])
+def test_parse_canvas(text, canvas):
+    assert ac.parse_canvas(text) == canvas
+
+
+# --- baselines -----------------------------------------------------------------------------
+
+def hand_made(context: int) -> ac.Sequence:
+    recipe = Recipe(sizes=((2, 1), (2, 1), (4, 2)), noise=(0.5, 0.5, 0.0), context=context)
+    noisy = (("@x",), ("y ",), ("@@  ", "@@  "))
+    return ac.Sequence(clean=(("@ ",), ("@ ",), ("@@  ", "@@  ")), noisy=noisy, recipe=recipe)
+
+
+def test_stretch_repeats_each_character_over_its_area():
+    assert ac.stretch_previous(hand_made(2)) == ["yy  ", "yy  "]
+
+
+def test_stretch_and_denoise_fills_noise_from_earlier_steps():
+    assert ac.stretch_and_denoise(hand_made(2)) == ["@@  ", "@@  "]
+    recipe = Recipe(sizes=((2, 1), (4, 2)), noise=(0.5, 0.0), context=1)
+    first = ac.Sequence(clean=(("@ ",), ("@@  ",) * 2), noisy=(("@x",), ("@@  ",) * 2), recipe=recipe)
+    assert ac.stretch_and_denoise(first) == ["@@xx", "@@xx"]  # nothing earlier to fill from
+
+
+def test_baselines_score_as_expected_on_the_held_out_picture():
+    runs = ac.baseline_runs(RECIPE, (0, 1))
+    assert [r.model for r in runs] == [name for name in ac.BASELINES for _ in (0, 1)]
+    by = {r.model: r.score for r in runs}
+    assert by["copy the last step"].copy == 1.0
+    assert by["stretch the last step"].right_size
+    assert by["stretch and denoise"].noise_left < by["stretch the last step"].noise_left
+
+
+def test_prune_keeps_only_the_newest_entry_of_a_kind(tmp_path):
+    (tmp_path / "kind-old.json").write_text("{}")
+    (tmp_path / "kind-older").mkdir()
+    (tmp_path / "other-x.json").write_text("{}")
+    keep = tmp_path / "kind-new.json"
+    keep.write_text("{}")
+    ac.prune(keep)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kind-new.json", "other-x.json"]
+
+
+def test_one_thread_restores_the_thread_count():
+    import torch
+
+    before = torch.get_num_threads()
+    with ac.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

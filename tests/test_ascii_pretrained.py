@@ -1,0 +1,72 @@
+"""The pretrained model in context: per-row temperatures, batched generation, the run cache."""
+
+import json
+
+import pytest
+import torch
+import transformers
+
+from snippets import ascii_pretrained as ap
+from snippets.ascii_canvas import Recipe, held_out_sequence
+
+TINY = Recipe(sizes=((4, 2), (6, 3)), noise=(0.5, 0.0), context=1)
+PROMPTS = ["The capital of France is", "Once upon a time, there was a little"]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATE_SIMULATORS_CACHE", str(tmp_path))
+    return tmp_path / "ascii-diffusion"
+
+
+def test_row_temperatures_divide_each_row_and_greedy_keeps_the_top_token():
+    scores = torch.tensor([[1.0, 3.0, 2.0], [1.0, 3.0, 2.0]])
+    out = ap.RowTemperatures([0.5, None])(None, scores)
+    assert out[0].tolist() == [2.0, 6.0, 4.0]
+    assert out[1].tolist() == [float("-inf"), 0.0, float("-inf")]
+
+
+def library_generate(lm, **sampling):
+    """transformers' generate with its own temperature handling, for comparison."""
+    lm.tokenizer.padding_side = "left"
+    batch = lm.tokenizer(PROMPTS, return_tensors="pt", padding=True)
+    transformers.set_seed(3)
+    with torch.no_grad():
+        out = lm.model.generate(**batch, max_new_tokens=8, stop_strings=["```"],
+                                tokenizer=lm.tokenizer, pad_token_id=lm.tokenizer.eos_token_id,
+                                **sampling)
+    return [lm.tokenizer.decode(row, skip_special_tokens=True)
+            for row in out[:, batch.input_ids.shape[1]:]]
+
+
+def test_per_row_temperature_is_the_library_s_temperature(lm):
+    ours = ap.continue_sequences(PROMPTS, [0.7, 0.7], 8, lm, seed=3)
+    assert ours == library_generate(lm, do_sample=True, temperature=0.7, top_k=0, top_p=1.0)
+
+
+def test_a_greedy_row_is_greedy_decoding(lm):
+    ours = ap.continue_sequences(PROMPTS, [None, None], 8, lm, seed=3)
+    assert ours == library_generate(lm, do_sample=False)
+    assert ours[0].startswith(" Paris")
+
+
+def test_the_token_budget_gives_half_as_much_again_as_the_target(lm):
+    target = "\n".join(held_out_sequence(TINY, 0).clean[1]) + "\n```"
+    assert ap.token_budget(TINY, lm) == 3 * len(lm.tokenizer(target).input_ids) // 2
+
+
+def test_runs_are_generated_once_then_read_from_the_cache(lm, cache):
+    runs = ap.pretrained_runs(TINY, temperatures=(1.0, None), seeds=(0, 1), lm=lm)
+    assert [(r.decoding, r.seed) for r in runs] == [
+        ("T = 1", 0), ("T = 1", 1), ("greedy", 0), ("greedy", 1)]
+    assert all(r.model == lm.name for r in runs)
+    [path] = cache.glob("pretrained-*.json")
+    assert json.loads(path.read_text())["model"] == lm.name
+    assert ap.pretrained_runs(TINY, temperatures=(1.0, None), seeds=(0, 1)) == runs
+
+
+def test_the_cache_key_follows_the_recipe_and_the_runs():
+    key = ap.cache_key(TINY, (1.0,), (0,))
+    assert key == ap.cache_key(TINY, (1.0,), (0,))
+    assert len({key, ap.cache_key(TINY, (0.7,), (0,)), ap.cache_key(TINY, (1.0,), (1,)),
+                ap.cache_key(Recipe(), (1.0,), (0,))}) == 4

@@ -1,0 +1,158 @@
+"""The tiny model: its text and places, the model, a short training run, its cache, generation."""
+
+import json
+
+import pytest
+import torch
+
+from snippets import ascii_tiny_model as tm
+from snippets.ascii_canvas import Recipe, held_out_sequence
+from snippets.ascii_tiny_model import NEWLINE, Config, Places, TinyModel
+
+SMALL = Recipe(sizes=((4, 2), (6, 3), (8, 4)), noise=(0.5, 0.25, 0.0), context=2)
+CONFIG = Config(width=16, heads=2, layers=1, steps=3, batch=2)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATE_SIMULATORS_CACHE", str(tmp_path))
+    return tmp_path / "ascii-diffusion"
+
+
+def small_sequence(seed: int = 0):
+    return held_out_sequence(SMALL, seed)
+
+
+def test_text_round_trip_and_layout():
+    sequence = small_sequence()
+    text = tm.sequence_text(sequence)
+    assert tm.decode(tm.encode(text)) == text
+    assert text.split("\n\n")[:-1] == ["\n".join(canvas) for canvas in sequence.noisy]
+    assert tm.sequence_text(sequence, 1) == "\n".join(sequence.noisy[0]) + "\n\n"
+    assert tm.canvas_of("ab\ncd\n\nef\n") == ["ab", "cd"]
+    assert tm.canvas_of("\n\n") == [] and tm.canvas_of("") == []
+
+
+def test_places_follow_rows_and_canvases():
+    ids = tm.encode("ab\ncd\n\nxyz\n")
+    own, following = tm.places(ids, Recipe(sizes=((2, 2), (3, 1)), noise=(0.5, 0), context=1))
+    assert own[0] == (0, 0.25, 0.25) and following[0] == (0, 0.75, 0.25)  # a → b
+    assert following[2] == (0, 0.25, 0.75)  # the newline after "ab": next row starts
+    assert own[6] == (0, 0.25, 1.25) and following[6] == (1, 0.5 / 3, 0.5)  # blank line
+    assert following[-1] == (1, 0.5 / 3, 1.5)  # after the last row: below the canvas
+
+
+def test_places_past_the_last_canvas_keep_its_size():
+    walker = Places(SMALL)
+    for _ in range(5):
+        walker.advance(NEWLINE)
+    assert walker.step == 5 and walker.here() == (2, 0.5 / 8, 0.5 / 4)  # five blank lines
+
+
+def test_place_features_flag_the_ends_of_rows_and_canvases():
+    features = tm.place_features(torch.tensor([[0.0, 0.5, 0.5], [0.0, 1.1, 1.2]]))
+    assert features.shape == (2, 4 * tm.FREQUENCIES + 2)
+    assert features[0, -2:].tolist() == [0, 0] and features[1, -2:].tolist() == [1, 1]
+
+
+def model_and_batch(seed=0):
+    torch.manual_seed(seed)
+    model = TinyModel(CONFIG, SMALL).eval()
+    texts = [tm.sequence_text(small_sequence(s)) for s in (0, 1)]
+    return model, tm.batch_tensors(texts, SMALL)
+
+
+def test_attention_is_biased_toward_the_same_place_and_never_sees_the_future():
+    model = TinyModel(Config(width=16, heads=4, layers=1), SMALL)
+    query = torch.tensor([[[1, 0.5, 0.5], [1, 0.1, 0.1]]])
+    key = torch.tensor([[[0, 0.5, 0.5], [0, 0.9, 0.9]]])
+    bias = model.bias(query, key)
+    assert bias.shape == (1, 4, 2, 2)
+    assert torch.all(bias[0, 0, 1] == 0)  # head 0 looks everywhere alike
+    assert bias[0, 3, 1, 0] > bias[0, 3, 1, 1]  # a sharp head prefers the nearer place
+    assert bias[0, 3, 0, 1] == float("-inf")  # the first token cannot see the second
+
+
+def test_incremental_decoding_gives_the_same_logits_as_one_pass():
+    model, (ids, own, following) = model_and_batch()
+    with torch.no_grad():
+        full, _ = model(ids, own, following)
+        head, cache = model(ids[:, :20], own[:, :20], following[:, :20])
+        logits = [head]
+        for t in range(20, ids.shape[1]):
+            step, cache = model(ids[:, t:t + 1], own[:, t:t + 1], following[:, t:t + 1], cache)
+            logits.append(step)
+    assert torch.allclose(torch.cat(logits, 1), full, atol=1e-5)
+
+
+def test_a_batch_with_different_layouts_equals_row_by_row():
+    model, _ = model_and_batch()
+    texts = ["ab\ncd\n\n", "abc\nd\n\n"]  # same length, different rows
+    ids, own, following = tm.batch_tensors(texts, SMALL)
+    with torch.no_grad():
+        together, _ = model(ids, own, following)
+        apart = [model(ids[i:i + 1], own[i:i + 1], following[i:i + 1])[0] for i in (0, 1)]
+    assert torch.allclose(together, torch.cat(apart), atol=1e-6)
+
+
+def test_training_is_short_seeded_and_recorded():
+    model, record = tm.train(SMALL, CONFIG, progress=False)
+    again, _ = tm.train(SMALL, CONFIG, progress=False)
+    assert len(record["losses"]) == CONFIG.steps and record["seconds"] > 0
+    assert all(0 < loss < 10 for loss in record["losses"])
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, again.state_dict()[name]), name
+    assert 0 < tm.parameter_count(TinyModel(CONFIG, SMALL)) < tm.parameter_count(
+        TinyModel(Config(), Recipe()))
+
+
+def test_the_page_model_has_a_few_hundred_thousand_parameters():
+    assert 200_000 < tm.parameter_count(TinyModel(Config(), Recipe())) < 500_000
+
+
+def test_the_cache_key_follows_the_recipe_settings_and_code(monkeypatch):
+    key = tm.cache_key(SMALL, CONFIG)
+    assert key == tm.cache_key(SMALL, CONFIG)
+    assert key != tm.cache_key(Recipe(sizes=SMALL.sizes, noise=(0.6, 0.25, 0.0), context=2), CONFIG)
+    assert key != tm.cache_key(SMALL, Config(width=16, heads=2, layers=1, steps=4, batch=2))
+    monkeypatch.setattr(tm, "SOURCES", ("ascii_tiny_model.py",))
+    assert key != tm.cache_key(SMALL, CONFIG)
+
+
+def test_a_cached_model_loads_back_identically(cache):
+    model, record = tm.trained(SMALL, CONFIG, progress=False)
+    assert record["cached"] is False
+    folder = cache / f"tiny-model-{tm.cache_key(SMALL, CONFIG)}"
+    assert json.loads((folder / "record.json").read_text())["config"]["steps"] == CONFIG.steps
+    again, record_again = tm.trained(SMALL, CONFIG, progress=False)
+    assert record_again["cached"] is True and record_again["losses"] == record["losses"]
+    fresh, _ = tm.train(SMALL, CONFIG, progress=False)
+    for name, tensor in fresh.state_dict().items():
+        assert torch.equal(tensor, model.state_dict()[name]), name
+        assert torch.equal(tensor, again.state_dict()[name]), name
+    assert [p.name for p in cache.iterdir()] == [folder.name]
+
+
+def test_generation_is_seeded_and_stops_at_a_blank_line():
+    model, _ = model_and_batch()
+    sequences = [small_sequence(0), small_sequence(1)]
+    greedy = tm.generate(model, sequences, None, [0, 1])
+    assert greedy == tm.generate(model, sequences, None, [5, 6])  # greedy ignores the seed
+    sampled = tm.generate(model, sequences, 1.0, [0, 1])
+    assert sampled == tm.generate(model, sequences, 1.0, [0, 1])
+    assert sampled != tm.generate(model, sequences, 1.0, [2, 3])
+    columns, rows = SMALL.sizes[SMALL.context]
+    assert all(len(text) <= 3 * ((columns + 1) * rows + 1) // 2 for text in sampled)
+    with torch.no_grad():  # a model that only ever writes newlines ends at once
+        model.head.weight.zero_()
+        model.head.bias.fill_(0).data[NEWLINE] = 10
+    assert tm.generate(model, sequences, None, [0, 1]) == ["\n\n", "\n\n"]
+
+
+def test_tiny_runs_score_every_run_and_are_cached(cache):
+    runs = tm.tiny_runs(SMALL, CONFIG, temperatures=(1.0, None), seeds=(0, 1))
+    assert [(r.decoding, r.seed) for r in runs] == [
+        ("T = 1", 0), ("T = 1", 1), ("greedy", 0), ("greedy", 1)]
+    assert all(r.model == tm.NAME for r in runs)
+    assert tm.tiny_runs(SMALL, CONFIG, temperatures=(1.0, None), seeds=(0, 1)) == runs
+    assert len(list(cache.glob("tiny-runs-*.json"))) == 1

@@ -1,0 +1,109 @@
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from snippets import kv_cache as kv
+from snippets.next_token import next_token_logits
+
+
+def test_cached_decoding_gives_the_logits_of_a_full_recomputation(lm):
+    same = kv.equivalence()
+    prompt_tokens = len(lm.tokenizer(kv.PROMPT).input_ids)
+    assert same["ids"].shape == (1, prompt_tokens + kv.NEW_TOKENS)
+    assert same["max_abs_diff"] < 1e-3  # float rounding only, on logits of size ~30
+    assert same["max_abs_logit"] > 10  # a bound that is small next to the numbers compared
+    assert same["same_argmax"]
+
+
+def test_the_first_cached_step_is_the_plain_next_token_prediction(lm):
+    _, step_logits = kv.decode_with_cache(kv.PROMPT, 2, lm)
+    assert torch.allclose(step_logits[0], next_token_logits(kv.PROMPT, lm), atol=1e-4)
+
+
+def test_recomputation_lines_up_each_step_with_its_position(lm):
+    ids, cached = kv.decode_with_cache(kv.PROMPT, 3, lm)
+    recomputed = kv.recompute_without_cache(ids, 3, lm)
+    # each step's prediction is the token that was appended next
+    assert recomputed.argmax(-1).tolist() == ids[0, -3:].tolist()
+    assert torch.allclose(cached, recomputed, atol=1e-3)
+
+
+def test_generate_is_token_for_token_identical_with_and_without_its_cache(lm):
+    both = kv.greedy_both_ways()
+    assert both["with"] == both["without"]
+    ids, _ = kv.decode_with_cache(kv.PROMPT, kv.NEW_TOKENS, lm)
+    prompt_tokens = len(lm.tokenizer(kv.PROMPT).input_ids)
+    assert both["with"] == lm.tokenizer.decode(ids[0, prompt_tokens:])  # same as the page's loop
+    # the work: the prompt once and one token per step, against every prefix in full
+    assert both["fed_with"] == [prompt_tokens] + [1] * (kv.NEW_TOKENS - 1)
+    assert both["fed_without"] == [prompt_tokens + i for i in range(kv.NEW_TOKENS)]
+
+
+def test_the_config_formula_predicts_the_bytes_of_a_real_cache(lm):
+    cache = kv.filled_cache()
+    config = lm.model.config
+    tokens = len(lm.tokenizer(kv.PROMPT).input_ids)
+    size = kv.cache_size(config)
+    assert kv.measured_cache_bytes(cache) == size.for_tokens(tokens)
+    assert len(cache.layers) == config.num_hidden_layers
+    for layer in cache.layers:
+        for tensor in (layer.keys, layer.values):
+            assert tensor.shape == (1, config.num_key_value_heads, tokens, size.head_dim)
+            assert tensor.dtype == torch.float32
+
+
+def test_cache_size_arithmetic_and_the_head_dim_fallback():
+    config = SimpleNamespace(num_hidden_layers=2, num_key_value_heads=3, hidden_size=64,
+                             num_attention_heads=4)  # no head_dim: 64 / 4 = 16
+    size = kv.cache_size(config, torch.bfloat16)
+    assert size == kv.CacheSize(layers=2, kv_heads=3, head_dim=16, bytes_per_number=2)
+    assert size.per_token == 2 * 2 * 3 * 16 * 2
+    assert size.for_tokens(10) == 10 * size.per_token
+
+
+def test_kv_cache_facts_are_the_measured_numbers(lm):
+    facts = kv.kv_cache_facts()
+    both = kv.greedy_both_ways()
+    size = kv.cache_size(lm.model.config)
+    assert facts["identical"] == "identical"
+    assert float(facts["max_abs_diff"]) == pytest.approx(kv.equivalence()["max_abs_diff"], rel=0.1)
+    assert facts["fed_with"] == str(sum(both["fed_with"]))
+    assert facts["fed_without"].replace(",", "") == str(sum(both["fed_without"]))
+    assert facts["per_token"].replace(",", "") == str(size.per_token)
+    assert facts["context_memory"] == f"{size.for_tokens(2048) / 2**20:,.1f} MiB"
+    # grouped queries: full multi-head attention would cost query_heads / kv_heads times more
+    ratio = lm.model.config.num_attention_heads // lm.model.config.num_key_value_heads
+    assert float(facts["context_memory_mha"].split()[0]) == pytest.approx(
+        ratio * float(facts["context_memory"].split()[0]))
+    assert facts["greedy_text"] and "\n" not in facts["greedy_text"]
+
+
+def test_cumulative_cost_is_linear_with_a_flat_step_and_quadratic_with_a_linear_one():
+    times = {1: (1.0, 1.0), 100: (1.0, 100.0)}  # cached: flat; uncached: grows with context
+    totals = kv.cumulative_seconds(times, np.array([10, 100]))
+    assert totals[0].tolist() == pytest.approx([10, 100])
+    assert totals[1].tolist() == pytest.approx([55, 5050])  # 1 + 2 + … + n
+
+
+def test_a_cached_step_is_much_cheaper_than_recomputing_a_long_context():
+    times = kv.step_times()
+    cached, full = times[max(times)]
+    assert cached * 3 < full  # measured ratio is ~10-50x; the margin absorbs a busy machine
+    shortest, longest = min(times), max(times)
+    assert times[longest][1] > times[shortest][1]  # recomputing grows with the context
+
+
+def test_the_timing_figure_and_facts_show_the_measurements():
+    times = kv.step_times()
+    fig = kv.kv_cache_timing_figure()
+    left, right = fig.axes
+    without, cached = (line.get_ydata() for line in left.get_lines())
+    assert list(cached) == pytest.approx([times[n][0] * 1000 for n in sorted(times)])
+    assert list(without) == pytest.approx([times[n][1] * 1000 for n in sorted(times)])
+    slow, fast = (line.get_ydata() for line in right.get_lines())
+    assert slow[-1] > fast[-1]
+    facts = kv.kv_cache_timing_facts()
+    assert facts["longest"] == str(max(times))
+    assert float(facts["speedup"]) > 3

@@ -1,0 +1,186 @@
+"""The samplers of snippets/sampling.py against transformers' own logits warpers."""
+
+import functools
+import math
+
+import pytest
+import torch
+import transformers
+from transformers import (LogitsProcessorList, MinPLogitsWarper, TemperatureLogitsWarper,
+                          TopKLogitsWarper, TopPLogitsWarper)
+
+from snippets import sampling
+from snippets.next_token import next_token_logits
+
+PROMPTS = ("The capital of France is", "Once upon a time, there was a little",
+           'if __name__ == "__main__', "The cat sat on the")
+TEMPERATURES = (0.25, 0.7, 1.0, 1.5, 2.0, 3.0)
+
+
+@functools.cache
+def real_logits() -> tuple[torch.Tensor, ...]:
+    return tuple(next_token_logits(p) for p in PROMPTS)
+
+
+def theirs(processor, logits: torch.Tensor) -> torch.Tensor:
+    """Run a transformers processor on one row, as generate does (a batch of one)."""
+    return processor(torch.zeros((1, 1), dtype=torch.long), logits[None].clone())[0]
+
+
+def same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Same tokens removed, same values for the others."""
+    return torch.equal(torch.isinf(a), torch.isinf(b)) and torch.equal(a[~torch.isinf(a)], b[~torch.isinf(b)])
+
+
+# Distributions that stress the edges: exact ties, uniform, one certain token, a tiny vocabulary.
+EDGES = {
+    "ties": torch.tensor([2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 0.0, -1.0]),
+    "uniform": torch.zeros(49152),
+    "peaked": torch.cat([torch.tensor([200.0]), torch.zeros(999)]),
+    "two tokens": torch.tensor([0.3, -0.3]),
+    "one token": torch.tensor([1.5]),
+}
+
+
+def scaled(i: int, t: float) -> torch.Tensor:
+    return real_logits()[i] / t
+
+
+@pytest.mark.parametrize("temperature", TEMPERATURES + (0.01, 100.0))
+def test_temperature_equals_transformers(lm, temperature):
+    for logits in real_logits():
+        assert torch.equal(sampling.apply_temperature(logits, temperature),
+                           theirs(TemperatureLogitsWarper(temperature), logits))
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 50, 256, 49152, 10 ** 6])
+def test_top_k_equals_transformers_on_real_logits(lm, k):
+    for i in range(len(PROMPTS)):
+        for t in (0.5, 1.0, 2.0):
+            z = scaled(i, t)
+            assert same(sampling.top_k(z, k), theirs(TopKLogitsWarper(k), z))
+            assert sampling.survivors(sampling.top_k(z, k)) == min(k, z.numel())
+
+
+@pytest.mark.parametrize("p", [0.01, 0.1, 0.5, 0.9, 0.95, 0.999, 1.0])
+def test_top_p_equals_transformers_on_real_logits(lm, p):
+    for i in range(len(PROMPTS)):
+        for t in TEMPERATURES:
+            z = scaled(i, t)
+            assert same(sampling.top_p(z, p), theirs(TopPLogitsWarper(p), z))
+
+
+@pytest.mark.parametrize("p_base", [0.001, 0.05, 0.1, 0.3, 1.0])
+def test_min_p_equals_transformers_on_real_logits(lm, p_base):
+    for i in range(len(PROMPTS)):
+        for t in TEMPERATURES:
+            z = scaled(i, t)
+            assert same(sampling.min_p(z, p_base), theirs(MinPLogitsWarper(p_base), z))
+
+
+@pytest.mark.parametrize("name", EDGES)
+def test_every_sampler_equals_transformers_on_edge_cases(name):
+    z = EDGES[name]
+    for k in (1, 2, 3, 4, 5, 8, 100000):
+        assert same(sampling.top_k(z, k), theirs(TopKLogitsWarper(k), z)), k
+    for p in (0.1, 0.25, 0.5, 0.75, 0.9, 1.0):
+        assert same(sampling.top_p(z, p), theirs(TopPLogitsWarper(p), z)), p
+    for p_base in (0.01, 0.5, 0.9, 1.0):
+        assert same(sampling.min_p(z, p_base), theirs(MinPLogitsWarper(p_base), z)), p_base
+
+
+def test_edge_cases_behave_as_the_page_says():
+    ties = EDGES["ties"]
+    assert sampling.survivors(sampling.top_k(ties, 2)) == 4  # all four tied with the 2nd stay
+    assert sampling.survivors(sampling.top_k(ties, 5)) == 6
+    uniform = EDGES["uniform"]
+    assert sampling.survivors(sampling.top_p(uniform, 1.0)) == uniform.numel()
+    assert sampling.survivors(sampling.min_p(uniform, 1.0)) == uniform.numel()  # all equal the top
+    assert sampling.entropy_bits(uniform) == pytest.approx(math.log2(uniform.numel()))
+    peaked = EDGES["peaked"]
+    for cut in (sampling.top_p(peaked, 0.999), sampling.min_p(peaked, 0.001), sampling.top_k(peaked, 1)):
+        assert sampling.survivors(cut) == 1
+    assert sampling.entropy_bits(peaked) == pytest.approx(0, abs=1e-12)
+    assert sampling.entropy_bits(EDGES["two tokens"] * 0) == pytest.approx(1.0)  # a fair coin
+
+
+def test_cuts_compose_like_transformers(lm):
+    """The pipeline equals transformers' processors chained in generate's order, -inf included."""
+    combos = [dict(k=50, p=0.9), dict(p=0.9, p_base=0.05), dict(k=20, p=0.5, p_base=0.2), dict(k=3),
+              dict(p_base=0.1)]
+    for z in real_logits():
+        for t in (0.5, 1.0, 2.0):
+            for combo in combos:
+                chain = [TemperatureLogitsWarper(t)]
+                if "k" in combo:
+                    chain.append(TopKLogitsWarper(combo["k"]))
+                if "p" in combo:
+                    chain.append(TopPLogitsWarper(combo["p"]))
+                if "p_base" in combo:
+                    chain.append(MinPLogitsWarper(combo["p_base"]))
+                ours = sampling.warp(z, t, combo.get("k"), combo.get("p"), combo.get("p_base"))
+                assert same(ours, theirs(LogitsProcessorList(chain), z)), (t, combo)
+
+
+@pytest.mark.parametrize("settings", [dict(temperature=0.8, k=40, p=0.9, p_base=0.05),
+                                      dict(temperature=1.3, p=0.95), dict(temperature=1.0, p_base=0.1)])
+def test_sample_draws_what_generate_draws(lm, settings):
+    """Token for token, with the same seed: our sampler is what generate does."""
+    prompt = PROMPTS[1]
+    ids = lm.tokenizer(prompt, return_tensors="pt").input_ids
+    transformers.set_seed(7)
+    with torch.no_grad():
+        out = lm.model.generate(ids, max_new_tokens=12, do_sample=True, pad_token_id=lm.tokenizer.eos_token_id,
+                                temperature=settings["temperature"], top_k=settings.get("k", 0),
+                                top_p=settings.get("p", 1.0), min_p=settings.get("p_base"))
+    transformers.set_seed(7)
+    tokens = ids[0].tolist()
+    with torch.no_grad():
+        for _ in range(12):
+            tokens.append(sampling.sample(lm.model(torch.tensor([tokens])).logits[0, -1], **settings))
+    assert tokens == out[0].tolist()
+
+
+def test_sample_with_its_own_generator_is_reproducible_and_respects_the_cuts(lm):
+    z = real_logits()[1]
+    draws = [sampling.sample(z, torch.Generator().manual_seed(s), temperature=2.0, k=3) for s in range(40)]
+    assert draws == [sampling.sample(z, torch.Generator().manual_seed(s), temperature=2.0, k=3)
+                     for s in range(40)]
+    assert set(draws) <= set(torch.topk(z, 3).indices.tolist())
+    assert len(set(draws)) > 1  # at T = 2 the three survivors all get drawn
+
+
+def test_temperature_last_differs_only_for_the_probability_cuts(lm):
+    for z in real_logits():
+        first, last = sampling.warp(z, 2.0, k=10), sampling.warp_temperature_last(z, 2.0, k=10)
+        assert torch.equal(torch.isinf(first), torch.isinf(last))  # top-k: the order does not matter
+        assert sampling.survivors(sampling.warp_temperature_last(z, 2.0, p=0.9)) < \
+            sampling.survivors(sampling.warp(z, 2.0, p=0.9))
+        assert torch.equal(sampling.warp_temperature_last(z, 1.0, p=0.9), sampling.warp(z, 1.0, p=0.9))
+
+
+@pytest.mark.parametrize("call, fix", [
+    (lambda z: sampling.apply_temperature(z, 0), "greedy"),
+    (lambda z: sampling.apply_temperature(z, -1.0), "greedy"),
+    (lambda z: sampling.apply_temperature(z, float("nan")), "greedy"),
+    (lambda z: sampling.top_k(z, 0), "leave top-k out"),
+    (lambda z: sampling.top_k(z, 2.5), "whole number"),
+    (lambda z: sampling.top_k(z, True), "whole number"),
+    (lambda z: sampling.top_p(z, 0), "leave it out"),
+    (lambda z: sampling.top_p(z, 1.5), "(0, 1]"),
+    (lambda z: sampling.top_p(z, -0.1), "(0, 1]"),
+    (lambda z: sampling.min_p(z, 0.0), "leave it out"),
+    (lambda z: sampling.min_p(z, 2.0), "(0, 1]"),
+    (lambda z: sampling.warp(z, 1.0, p=float("nan")), "(0, 1]"),
+])
+def test_bad_settings_raise_one_line_that_names_the_fix(call, fix):
+    with pytest.raises(ValueError) as error:
+        call(EDGES["ties"])
+    message = str(error.value)
+    assert fix in message and "\n" not in message
+
+
+def test_measures():
+    assert sampling.survivors(torch.tensor([0.0, -math.inf, 3.0])) == 2
+    assert sampling.entropy_bits(torch.tensor([0.0, 0.0, 0.0, 0.0])) == pytest.approx(2.0)
+    assert sampling.entropy_bits(torch.tensor([5.0, -math.inf])) == 0.0

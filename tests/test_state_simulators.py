@@ -1,0 +1,79 @@
+import math
+
+import pytest
+import torch
+
+from snippets import state_simulators as ss
+from snippets.next_token import next_token_logits
+
+
+def test_the_batched_scorer_equals_one_prompt_at_a_time(lm):
+    prompts = [ss.SCENARIOS[0].prompts()["as stated"], ss.SCENARIOS[0].prompts()["corrected late"]]
+    batched = ss.next_token_logprobs([lm.tokenizer(p).input_ids for p in prompts], lm)
+    for row, prompt in zip(batched, prompts):
+        alone = torch.log_softmax(next_token_logits(prompt, lm), dim=-1)
+        assert torch.allclose(row, alone, atol=1e-4)
+
+
+def test_kl_divergence():
+    p = torch.log(torch.tensor([0.5, 0.5]))
+    q = torch.log(torch.tensor([0.9, 0.1]))
+    assert float(ss.kl_divergence(p, p)) == pytest.approx(0.0, abs=1e-7)
+    expected = 0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1)
+    assert float(ss.kl_divergence(p, q)) == pytest.approx(expected)
+    assert ss.kl_divergence(p, torch.stack([p, q])).shape == (2,)
+
+
+def test_the_four_versions_of_a_story():
+    prompts = ss.SCENARIOS[0].prompts()
+    assert list(prompts) == list(ss.CONDITIONS)
+    assert prompts["changed early"].startswith("The meeting is on Friday.")
+    assert "Actually, I was wrong: it is on Friday." in prompts["corrected late"]
+    assert prompts["corrected late"].startswith("The meeting is on Monday.")
+
+
+def test_each_story_answers_with_the_fact_its_whole_text_implies():
+    found = ss.comparisons()
+    late_wins = 0
+    for scenario, c in zip(ss.SCENARIOS, found):
+        assert c["as stated"]["top"] == f" {scenario.stated}"
+        assert c["as stated"]["kl"] == pytest.approx(0.0, abs=1e-5)
+        assert c["neutral sentence added"]["top"] == f" {scenario.stated}"
+        assert c["changed early"]["top"] == f" {scenario.corrected}"
+        assert c["corrected late"]["kl"] > c["neutral sentence added"]["kl"]
+        assert c["corrected late"]["p_corrected"] > c["as stated"]["p_corrected"]
+        late_wins += c["corrected late"]["top"] == f" {scenario.corrected}"
+    assert late_wins >= len(ss.SCENARIOS) - 1
+
+
+def test_the_model_hedges_after_a_correction():
+    after = ss.comparisons()[0]["corrected late"]
+    assert after["p_corrected"] > after["p_stated"] > 0.05
+
+
+def test_deleting_the_correction_matters_more_than_deleting_the_original_fact(lm):
+    influence = dict(ss.influence())
+    assert len(ss.influence()) == len(lm.tokenizer(ss.SCENARIOS[0].prompts()["corrected late"]).input_ids)
+    assert influence[" Friday"] > 2 * influence[" Monday"]
+
+
+def test_figures_draw_the_measured_numbers():
+    found = ss.comparisons()
+    fig = ss.corrections_figure()
+    left, right = fig.axes
+    points = left.collections[0].get_offsets()
+    assert points[:, 0].tolist() == pytest.approx([c["as stated"]["p_stated"] for c in found])
+    assert len(right.collections) == len(ss.CONDITIONS) - 1  # no KL column for the reference
+    fig = ss.token_influence_figure()
+    heights = [bar.get_height() for bar in fig.axes[0].patches]
+    assert heights == pytest.approx([kl for _, kl in ss.influence()])
+
+
+def test_state_facts_count_what_the_comparisons_show():
+    facts = ss.state_facts()
+    assert facts["main_top_stated"] == "␣Monday" and facts["main_top_corrected"] == "␣Friday"
+    assert facts["neutral_top"] == facts["early_top"] == facts["count"] == str(len(ss.SCENARIOS))
+    late_failures = [f for f in facts["late_failures"].split(", ") if f]
+    assert int(facts["late_top"]) == len(ss.SCENARIOS) - len(late_failures)
+    assert float(facts["kl_neutral"]) < float(facts["kl_late"]) < float(facts["kl_early"])
+    assert facts["table"].count("\n") == len(ss.SCENARIOS) + 1

@@ -1,0 +1,113 @@
+"""The claims of docs/temperature.md, on the model's real logits and the shared batch."""
+
+import math
+
+import pytest
+import torch
+import transformers
+
+from snippets import continuations as c
+from snippets import temperature as t
+from snippets.sampling import apply_temperature, entropy_bits
+
+GRID = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 10.0)
+
+
+def test_the_ranking_never_changes(lm):
+    for name, z in t.all_logits().items():
+        best = torch.topk(z, 1000).indices
+        for temperature in GRID:
+            assert torch.equal(torch.topk(apply_temperature(z, temperature), 1000).indices, best), name
+
+
+def test_entropy_rises_with_temperature_on_every_prompt(lm):
+    for name, curve in t.entropy_curves().items():
+        assert all(b >= a - 1e-9 for a, b in zip(curve, curve[1:])), name
+        assert curve[-1] > curve[0] + 5, name
+    # and beyond the figure: towards log2 V, from 0
+    for z in t.all_logits().values():
+        assert entropy_bits(apply_temperature(z, 1000.0)) == pytest.approx(math.log2(z.numel()), abs=0.02)
+        assert float(t.probabilities(z, 0.001).max()) > 0.99  # T -> 0: all on the top token
+
+
+def test_the_derivative_of_entropy_is_the_variance_over_t_cubed(lm):
+    z = t.all_logits()["a story"].double()
+    for temperature in (0.5, 1.0, 2.0):
+        p = torch.softmax(z / temperature, dim=-1)
+        variance = float((p * z ** 2).sum() - (p * z).sum() ** 2)
+        h = 1e-4
+        nats = lambda tt: entropy_bits(z / tt) * 0.6931471805599453  # noqa: E731
+        slope = (nats(temperature + h) - nats(temperature - h)) / (2 * h)
+        assert slope == pytest.approx(variance / temperature ** 3, rel=1e-3)
+
+
+def test_a_lower_temperature_raises_every_ratio_to_the_power_one_over_t(lm):
+    z = t.all_logits()["a fact"]
+    p1, p_half = t.probabilities(z, 1.0).double(), t.probabilities(z, 0.5).double()
+    first, second = torch.topk(z, 2).indices
+    assert float(p_half[first] / p_half[second]) == pytest.approx(float(p1[first] / p1[second]) ** 2, rel=1e-4)
+    assert p_half[first] > p1[first]
+    f = t.temperature_facts()
+    assert f["first"] == "Paris" and float(f["first_logit_half"]) == pytest.approx(2 * float(f["first_logit"]),
+                                                                                   abs=0.1)
+
+
+def test_a_tiny_temperature_is_greedy(lm):
+    """Sampling at T = 0.01 with transformers reproduces the greedy rows of the batch."""
+    batch = lm.tokenizer(list(c.PROMPTS), return_tensors="pt", padding=True, padding_side="left")
+    transformers.set_seed(0)
+    with torch.no_grad():
+        out = lm.model.generate(**batch, do_sample=True, temperature=0.01, top_k=0, top_p=1.0,
+                                max_new_tokens=24, pad_token_id=lm.tokenizer.eos_token_id)
+    for prompt, new in zip(c.PROMPTS, out[:, batch.input_ids.shape[1]:]):
+        (greedy,) = [r for r in c.experiment() if r.prompt == prompt and r.setting == c.Setting()]
+        assert new.tolist() == list(greedy.token_ids[:24])
+
+
+def test_the_other_tokens_gain_as_t_rises(lm):
+    z = t.all_logits()["a story"]
+    others = [1 - float(t.probabilities(z, temperature).topk(8).values.sum()) for temperature in t.SHOWN]
+    assert others == sorted(others) and others[0] < 0.01 and others[-1] > 0.5
+
+
+def test_real_text_is_scored_best_near_t_1(lm):
+    for name, losses in t.fits().items():
+        best = t.best_temperature(losses)
+        assert 0.8 <= best <= 1.25, name
+        assert losses[1.0] - losses[best] < 0.05, name  # within a few hundredths of a nat
+        assert losses[0.5] > losses[1.0] + 0.3 and losses[2.0] > losses[1.0] + 0.3, name
+
+
+def test_low_temperature_collapse(lm):
+    table = t.collapse_table()
+    ladder = [s.label for s in t.LADDER]
+    average = lambda measure, s: sum(table[p, s][measure] for p in c.PROMPTS) / len(c.PROMPTS)  # noqa: E731
+    repeats = [average("repeated 4-grams", s) for s in ladder]
+    assert repeats == sorted(repeats, reverse=True) and repeats[0] > 5 * repeats[ladder.index("T = 1")]
+    assert sum(table[p, "greedy"]["repeated 4-grams"] > t.LOOP for p in c.PROMPTS) >= 2
+    for p in c.PROMPTS:
+        distinct = [table[p, s]["distinct 2-grams"] for s in ladder]
+        assert distinct == sorted(distinct) and len(set(distinct)) == len(distinct), p
+        log_p = [table[p, s]["mean ln p"] for s in ladder]
+        assert log_p == sorted(log_p, reverse=True), p
+        assert table[p, "T = 1.5"]["mean ln p"] < table[p, "T = 1"]["mean ln p"] - 3, p
+
+
+def test_figures_draw_the_measured_numbers(lm):
+    fig = t.temperature_distribution_figure()
+    assert len(fig.axes[0].patches) == 9 * len(t.SHOWN)
+    fig = t.entropy_by_temperature_figure()
+    assert [list(line.get_ydata()) for line in fig.axes[0].lines[:len(t.ALL_PROMPTS)]] == \
+        list(t.entropy_curves().values())
+    fig = t.loss_by_temperature_figure()
+    assert list(fig.axes[0].lines[0].get_ydata()) == list(t.fits()["prose (Red-Cap)"].values())
+    fig = t.low_temperature_collapse_figure()
+    assert len(fig.axes) == 3 and all(len(ax.lines) == len(c.PROMPTS) for ax in fig.axes)
+
+
+def test_facts(lm):
+    f = t.temperature_facts()
+    assert f["rows"] == str(len(c.experiment()))
+    assert f["collapse_table"].count("\n") == 1 + 3 * len(c.PROMPTS)
+    assert f["prompts_table"].count("\n") == 1 + len(t.ALL_PROMPTS)
+    assert float(f["t1_min_bits"]) < float(f["t1_max_bits"])
