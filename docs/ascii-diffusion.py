@@ -35,8 +35,9 @@
 # This page is a notebook, executed while the site was built: every number and every picture
 # below was printed by the code cell above it. The heavy steps (the pretrained model's
 # generations, the tiny model's training) are cached functions in `snippets/`, so a rebuild
-# re-runs the notebook in seconds. The download button at the top of the page gives you the
-# notebook to run yourself (see the end of the page).
+# re-runs the notebook in seconds. To run it yourself, see the end of the page.
+#
+# <a class="md-button" href="ascii-diffusion.py" download>Download this notebook</a>
 
 # %%
 from IPython.display import HTML, Markdown, display
@@ -88,7 +89,8 @@ print(canvas.prompt_text(sequences[0]))
 # %% [markdown]
 # ## How a canvas is scored
 #
-# Four questions, all answered against the step the model should have written:
+# Four questions, answered against the step the model should have written, and a fifth
+# about the writing itself:
 #
 # - **Right size**: exactly the expected rows, every row exactly the expected width.
 # - **Noise left**: the share of written characters that are not picture characters.
@@ -97,11 +99,14 @@ print(canvas.prompt_text(sequences[0]))
 #   also accepts a picture character one ramp step off.
 # - **Copy of the last step**: how similar the written canvas is to the last step shown
 #   (1.0 is a verbatim copy), the failure the essay saw in small models.
+# - **Repeated text**: the share of the canvas's 8-character stretches that it has already
+#   written earlier. A loop scores near 1; a real picture has some repeats (runs of `@`),
+#   far fewer.
 #
 # Three rules that involve no model give the scale: *copy the last step* (the essay's failure
 # mode, verbatim), *stretch the last step* to the new size, noise and all, and *stretch and
 # denoise* — stretch, then fill each noise cell from the most recent earlier step that has a
-# picture character there.
+# picture character there. The true step itself is scored too, for reference.
 
 # %%
 display(Markdown(page.source(canvas.score, canvas.stretch_and_denoise)))
@@ -141,17 +146,17 @@ display(HTML(page.figure_html(
     page.all_runs_figure(pretrained),
     "Every canvas the pretrained model wrote, one row per decoding and one column per seed.",
     png=True)))
-for line in page.describe(pretrained, recipe):
+for line in page.describe(pretrained + baselines, model_name):
     print(line)
 
 # %% [markdown]
-# What the numbers say, in words. The reproduction lands on the bottom rung of the essay's
-# ladder, or below it: at this size the model does not grow the canvas to the right size in
-# any run, and its per-character accuracy stays far below even a verbatim copy of the last
-# step stretched to the new size. The way it fails changes with temperature, as the essay's
-# section on temperature predicts: sampled at T = 1.0 it writes mostly noise characters;
-# greedy decoding falls into repetition, one character or one short line again and again.
-# It does not even copy well — its canvases are far less like the last step than a copy is.
+# What the numbers say, in words. The 135M model lands at the bottom of the essay's ladder,
+# or below it. In no run does it write a canvas of the right size, and it gets only a small
+# share of cells right, far fewer than simply stretching the last step would. How it fails
+# depends on the temperature, as the essay's section on temperature leads one to expect:
+# sampled at T = 1.0 it writes mostly noise characters, while greedy decoding falls into a
+# loop — one character, or one short line, again and again until the run gives up. Nor
+# does it copy: no run comes close to a verbatim copy of the last step.
 
 # %% [markdown]
 # ## Our extension: a tiny model trained on the process
@@ -173,12 +178,11 @@ for line in page.describe(pretrained, recipe):
 # the canvas is given to it, and what it has to learn is what to write in each cell.
 
 # %%
-display(Markdown(page.source(canvas_bias := __import__(
-    "snippets.ascii_tiny_model", fromlist=["TinyModel"]).TinyModel.bias)))
-
-# %%
 from snippets import ascii_tiny_model as tiny
 
+display(Markdown(page.source(tiny.Places, tiny.TinyModel.bias)))
+
+# %%
 model, record = tiny.trained(recipe)  # trains (with a progress bar) only if not cached
 print(f"{tiny.parameter_count(model):,} parameters; {record['config']['steps']} steps of "
       f"{record['config']['batch']} sequences, on one CPU thread.")
@@ -219,32 +223,42 @@ for line in page.verdict(runs, model_name, tiny.NAME):
 # %% [markdown]
 # ## What this shows, and what it does not
 #
-# - **What reproduces the essay.** A small pretrained model that never saw the process does
-#   not continue it: it neither grows the canvas to the right size nor keeps the noise down,
-#   and lowering the temperature does not rescue it but changes how it fails — into
-#   repetition. The essay's smallest model copied its previous step; ours, smaller still,
-#   does not even manage that.
+# - **What reproduces the essay.** A small pretrained model that has never seen the process
+#   does not continue it: it neither grows the canvas to the right size nor keeps the noise
+#   down, and lowering the temperature does not rescue it; it only changes how it fails,
+#   from noise into loops. The essay's smallest model copied its previous step; ours,
+#   smaller still, does not even manage that.
 # - **What is ours.** The tiny model, trained on the process with other pictures, continues
-#   the sequence for a picture it never saw: right size, no noise, and more cells right than
-#   a copy of the last step, than the stretched last step, and than the hand-written
-#   denoiser. What it learnt — where to look, and to ignore noise — carries over to a new
-#   picture. That is the essay's claim in miniature: a learnt process, not memorised text.
-#   At temperature 1.0 it too loses accuracy, because it samples from a distribution that
-#   is honestly unsure which shade a cell should be; lower temperatures and greedy decoding
-#   help it, where they only change how the pretrained model fails.
+#   the sequence for a picture it never saw: the right size every time, next to no noise,
+#   and — greedily or at T = 0.4 — more cells exactly right than any of the three rules,
+#   the hand-written denoiser included. What it learnt (where to look, and which characters
+#   to ignore) carries over to a new picture: the essay's claim in miniature, a learnt
+#   process rather than memorised text. Sampled at T = 1.0 it loses its edge over the
+#   hand-written denoiser, because it draws from a distribution that is honestly unsure
+#   which shade a cell should be; lower temperatures raise its accuracy, but also make its
+#   canvases repeat themselves more than the true picture does — flatter shading, the
+#   trained model's own small version of low-temperature collapse.
 # - **What it does not show.** The comparison is not like for like: the tiny model was
 #   trained for exactly this recipe and knows its canvas sizes by construction, while the
-#   pretrained model must infer everything from three examples. One prompt format was
-#   used, and no search for a better one was made; a larger model, a chat template or a
-#   different fence might do better. The pretrained model's canvases are read up to the
-#   closing fence, so a model that wrote the right canvas in a different wrapping would be
-#   scored as wrong. And a 135M model is far from the large chat models the essay tried.
+#   pretrained model must infer everything from three examples. One prompt format was used,
+#   with no search for a better one; a chat template, another fence or a larger model might
+#   do better. The pretrained model's canvas is read up to its closing fence, so a right
+#   canvas in some other wrapping would be scored as wrong. A run is stopped once its canvas
+#   is hopeless (a row over twice the width, or two rows too many), which shortens what the
+#   failing runs wrote but cannot change their size verdict. And 135M parameters are far
+#   from the large chat models the essay tried.
 #
 # ## Run it yourself
 #
-# Download the notebook with the button at the top of the page. It needs this site's
-# repository and its environment (`make setup` installs the project and fetches the model;
-# see [Run it locally](../run-locally/)). Then open it in Jupyter with the repository's
-# `.venv` as the kernel, or convert it with `jupytext --to ipynb ascii-diffusion.py`. The
-# caches live under `.cache/ascii-diffusion/`; delete them to regenerate every run and to
-# retrain the tiny model (a few minutes on a laptop CPU).
+# The notebook needs this site's repository and its environment: `make setup` creates
+# `.venv/`, installs the project and fetches the model (see [Run it locally](../run-locally/)).
+# Then either open the downloaded `ascii-diffusion.py` in Jupyter (jupytext, installed with
+# the project, opens it as a notebook; the kernel must be the repository's `.venv`), or run
+# it from a terminal into an executed notebook:
+#
+# ```bash
+# .venv/bin/jupytext --to ipynb --execute ascii-diffusion.py
+# ```
+#
+# Its caches live in `.cache/ascii-diffusion/`: delete that folder to generate every run
+# again and retrain the tiny model, a few minutes on a laptop CPU.

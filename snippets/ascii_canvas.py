@@ -203,10 +203,10 @@ class Score:
     accuracy: float  # share of the target's cells written with exactly the right character
     near: float  # … with a picture character at most one ramp step away
     copy: float  # similarity to the last step shown (1.0 = a verbatim copy)
-    repeats: float  # share of 4-character windows that already occurred earlier in the canvas
+    repeats: float  # share of 8-character windows that already occurred earlier in the canvas
 
 
-def repetition(text: str, width: int = 4) -> float:
+def repetition(text: str, width: int = 8) -> float:
     """How much of a text repeats itself: the share of its `width`-character windows that it
     has already written before (0 for text that never repeats, near 1 for a loop)."""
     seen, again = set(), 0

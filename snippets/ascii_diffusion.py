@@ -62,18 +62,17 @@ def _table(header: list[str], rows: list[list[str]], numeric_from: int) -> str:
                        f"{html.escape(str(v))}</{tag}>" for i, v in enumerate(values))
 
     body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
-    return (f'<table class="dataframe"><thead><tr>{cells("th", header)}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+    return (f'<div style="overflow-x:auto"><table class="dataframe"><thead><tr>'
+            f'{cells("th", header)}</tr></thead><tbody>{body}</tbody></table></div>')
 
 
 def runs_table(runs: list[Run]) -> str:
-    """Every run, one row each, in the order they were made: nothing left out."""
-    header = ["model", "decoding", "seed", "ended", "size written", "right size",
-              *METRICS.values()]
-    rows = [[r.model, r.decoding, r.seed, r.ended, f"{r.score.columns} × {r.score.rows}",
+    """Every run of one model, one row each, in the order they were made: nothing left out."""
+    header = ["decoding", "seed", "ended", "size written", "right size", *METRICS.values()]
+    rows = [[r.decoding, r.seed, r.ended, f"{r.score.columns} × {r.score.rows}",
              "yes" if r.score.right_size else "no",
              *(percent(getattr(r.score, name)) for name in METRICS)] for r in runs]
-    return _table(header, rows, numeric_from=4)
+    return _table(header, rows, numeric_from=3)
 
 
 def summary_table(runs: list[Run]) -> str:
@@ -138,7 +137,7 @@ def all_runs_figure(runs: list[Run], columns: int = 5) -> Figure:
 def scores_figure(runs: list[Run], models: list[str]) -> Figure:
     """Each score by decoding: one dot per run, a bar for the mean, one colour per model; the
     rule-based baselines as horizontal lines."""
-    decodings = [("greedy" if t is None else f"T = {t:g}") for t in TEMPERATURES]
+    decodings = decodings_of(runs, models[0])
     fig, axes = new_figure(1, len(METRICS), height=3.4)
     width = 0.8 / len(models)
     for ax, (name, label) in zip(axes, METRICS.items()):
@@ -171,6 +170,51 @@ def loss_figure(losses: list[float]) -> Figure:
     ax.set_ylim(0, max(losses) * 1.05)
     return fig
 # --8<-- [end:figures]
+
+
+# --8<-- [start:words]
+def decodings_of(runs: list[Run], model: str) -> list[str]:
+    return list(dict.fromkeys(r.decoding for r in runs if r.model == model))
+
+
+def describe(runs: list[Run], model: str) -> list[str]:
+    """The numbers behind the page's reading of the pretrained model's runs."""
+    mine = [r for r in runs if r.model == model]
+    right = sum(r.score.right_size for r in mine)
+    lines = [f"Canvases of the right size: {right} of {len(mine)} runs.",
+             f"Exact cells, mean of all runs: {percent(mean_of(runs, model, 'accuracy'))}; "
+             f"a copy of the last step gets {percent(mean_of(runs, RULES[0], 'accuracy'))}, "
+             f"the stretched last step {percent(mean_of(runs, RULES[1], 'accuracy'))}."]
+    for decoding in decodings_of(runs, model):
+        gave_up = sum(r.ended.startswith("gave up") for r in mine if r.decoding == decoding)
+        lines.append(
+            f"{decoding}: noise left {percent(mean_of(runs, model, 'noise_left', decoding))}, "
+            f"repeated text {percent(mean_of(runs, model, 'repeats', decoding))}, "
+            f"copy of the last step {percent(mean_of(runs, model, 'copy', decoding))}; "
+            f"{gave_up} of {len(SEEDS)} runs gave up.")
+    lines.append(f"For scale, the true step: repeated text "
+                 f"{percent(mean_of(runs, 'the true step', 'repeats'))}, copy of the last step "
+                 f"{percent(mean_of(runs, 'the true step', 'copy'))}.")
+    return lines
+
+
+def verdict(runs: list[Run], model: str, tiny: str) -> list[str]:
+    """How the tiny model compares, decoding by decoding, with the rules and the pretrained
+    model, in exact cells (the strictest score)."""
+    lines = []
+    for decoding in decodings_of(runs, tiny):
+        ours = mean_of(runs, tiny, "accuracy", decoding)
+        beaten = [rule for rule in RULES if ours > mean_of(runs, rule, "accuracy")]
+        lines.append(f"{decoding}: tiny model {percent(ours)} exact cells, pretrained model "
+                     f"{percent(mean_of(runs, model, 'accuracy', decoding))}; better than "
+                     f"{len(beaten)} of the {len(RULES)} rules"
+                     + (f" ({', '.join(beaten)})." if beaten else "."))
+    right = sum(r.score.right_size for r in runs if r.model == tiny)
+    total = sum(r.model == tiny for r in runs)
+    lines.append(f"Tiny model: right size in {right} of {total} runs, noise left "
+                 f"{percent(mean_of(runs, tiny, 'noise_left'))} on average.")
+    return lines
+# --8<-- [end:words]
 
 
 def figure_html(fig: Figure, alt: str, png: bool = False) -> str:

@@ -21,6 +21,8 @@ from snippets.cache import atomic_write, cache_dir
 from snippets.model import LanguageModel, fingerprint, load
 
 
+FENCE = "```"  # ends a canvas in the prompt, and in what the model writes
+
 
 # --8<-- [start:generate]
 class RowTemperatures(transformers.LogitsProcessor):
@@ -41,16 +43,18 @@ class RowTemperatures(transformers.LogitsProcessor):
         return out
 
 
-class GiveUp(transformers.StoppingCriteria):
-    """Stops each row whose canvas is hopeless (see `hopeless`): what it would write next
-    could not change its size verdict, and a batch runs until its last row stops."""
+class CanvasDone(transformers.StoppingCriteria):
+    """Stops each row at the closing fence of its canvas, or as soon as the canvas is hopeless
+    (see `hopeless`): what it would write next could not change its size verdict, and a
+    batch runs until its last row stops."""
 
     def __init__(self, start: int, tokenizer, columns: int, rows: int):
         self.start, self.tokenizer, self.columns, self.rows = start, tokenizer, columns, rows
 
     def __call__(self, input_ids, scores, **kwargs):
         texts = self.tokenizer.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
-        return torch.tensor([hopeless(t, self.columns, self.rows) is not None for t in texts])
+        return torch.tensor([FENCE in text or hopeless(text, self.columns, self.rows) is not None
+                             for text in texts])
 
 
 @one_thread()
@@ -62,15 +66,24 @@ def continue_sequences(prompts: list[str], temperatures, max_new_tokens: int, si
     distribution. Seeded: the same prompts give the same texts."""
     tokenizer = lm.tokenizer
     tokenizer.padding_side = "left"
-    batch = tokenizer(prompts, return_tensors="pt", padding=True)
-    give_up = GiveUp(batch.input_ids.shape[1], tokenizer, *size)
+    distinct = list(dict.fromkeys(prompts))
+    batch = tokenizer(distinct, return_tensors="pt", padding=True)
+    rows = torch.tensor([distinct.index(p) for p in prompts])
+    done = CanvasDone(batch.input_ids.shape[1], tokenizer, *size)
     transformers.set_seed(seed)
     with torch.no_grad():
+        # Read each distinct prompt once, all but its last token, and give every row that
+        # continues it a copy of the keys and values: generate then reads only the last token.
+        positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
+        prefix = lm.model(input_ids=batch.input_ids[:, :-1], position_ids=positions[:, :-1],
+                          attention_mask=batch.attention_mask[:, :-1], logits_to_keep=1,
+                          use_cache=True).cache
+        prefix.batch_select_indices(rows)
         out = lm.model.generate(
-            **batch, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
-            logits_processor=[RowTemperatures(temperatures)], stopping_criteria=[give_up],
-            max_new_tokens=max_new_tokens, stop_strings=["```"], tokenizer=tokenizer,
-            pad_token_id=tokenizer.eos_token_id)
+            input_ids=batch.input_ids[rows], attention_mask=batch.attention_mask[rows],
+            cache=prefix, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
+            logits_processor=[RowTemperatures(temperatures)], stopping_criteria=[done],
+            max_new_tokens=max_new_tokens, pad_token_id=tokenizer.eos_token_id)
     new = out[:, batch.input_ids.shape[1]:]
     return [tokenizer.decode(row, skip_special_tokens=True) for row in new]
 # --8<-- [end:generate]
@@ -78,7 +91,7 @@ def continue_sequences(prompts: list[str], temperatures, max_new_tokens: int, si
 
 def token_budget(recipe: Recipe, lm: LanguageModel) -> int:
     """Room for half as many tokens again as the true next canvas takes (with its fence)."""
-    target = "\n".join(held_out_sequence(recipe, 0).clean[recipe.context]) + "\n```"
+    target = "\n".join(held_out_sequence(recipe, 0).clean[recipe.context]) + "\n" + FENCE
     return 3 * len(lm.tokenizer(target).input_ids) // 2
 
 
@@ -113,6 +126,6 @@ def pretrained_runs(recipe: Recipe = Recipe(), temperatures=TEMPERATURES, seeds=
         prune(path)
     record = json.loads(path.read_text())
     return [make_run(record["model"], t, seed, text, parse_canvas(text),
-                     held_out_sequence(recipe, seed), end="```")
+                     held_out_sequence(recipe, seed), end=FENCE)
             for (t, seed), text in zip(grid, record["texts"], strict=True)]
 # --8<-- [end:runs]

@@ -172,7 +172,7 @@ def probability_by_repeat(token_ids: list[int], probabilities: list[float],
 # --8<-- [end:feedback]
 
 
-# The experiment the temperature and distributions pages share: computed once per process.
+# The experiment that the distributions, temperature and samplers pages share.
 STORY = "Once upon a time there was a dear little girl"
 LANGUAGE = "I think the best way to learn a new language is"
 HISTORY = "The history of the city of"
@@ -185,6 +185,8 @@ REPLICATES = 3
 
 @functools.cache
 def experiment() -> tuple[Continuation, ...]:
+    """Every prompt greedily and at each temperature, plus the story prompt hot with a cut:
+    one batch, computed once per process."""
     ladder = (Setting(), *(Setting(t) for t in TEMPERATURES))
     plan = [(prompt, s) for prompt in PROMPTS for s in ladder]
     plan += [(STORY, s) for s in TRUNCATIONS]

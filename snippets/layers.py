@@ -33,34 +33,37 @@ LOOPS = 3  # how often the looped-parallel block runs
 EDGE = 3  # "middle" layers, for the comparisons: all but the first and last EDGE
 
 # --8<-- [start:rewire]
-Step = int | tuple[int, ...] | nn.Module  # a layer, layers side by side, or a stand-in
-Plan = tuple[Step, ...]  # the steps in the order the model runs them
+# A step is a layer index, a tuple of layers run side by side, or a stand-in.
+Step = int | tuple[int, ...] | nn.Module
+Plan = tuple[Step, ...]  # the steps, in the order the model runs them
 
 
 class Parallel(nn.Module):
-    """Several layers read the same state; the state passed on is the mean of their outputs."""
+    """Several layers read the same state; the mean of their outputs goes on."""
 
     def __init__(self, layers: Sequence[nn.Module]):
         super().__init__()
         self.branches = nn.ModuleList(layers)
 
     def forward(self, hidden_states: torch.Tensor, **kwargs) -> torch.Tensor:
-        # A decoder layer returns hidden_states + its own update, so the mean keeps the
-        # input once and adds the *average* of the updates.
+        # Each layer returns hidden_states + its update, so the mean keeps
+        # the input once and adds the *average* of the updates.
         outputs = [layer(hidden_states, **kwargs) for layer in self.branches]
         return torch.stack(outputs).mean(dim=0)
 
 
 @contextmanager
 def rewired(model: nn.Module, plan: Plan) -> Iterator[nn.Module]:
-    """Run `model` with its decoder layers in the order `plan` gives, then restore them."""
+    """Run `model` with its layers as `plan` says, then restore them."""
     body = model.model  # the decoder stack of a Hugging Face causal LM
     layers, depth = body.layers, body.config.num_hidden_layers
 
     def step(s: Step) -> nn.Module:
         if isinstance(s, nn.Module):
             return s
-        return Parallel([layers[i] for i in s]) if isinstance(s, tuple) else layers[s]
+        if isinstance(s, tuple):
+            return Parallel([layers[i] for i in s])
+        return layers[s]
 
     body.layers = nn.ModuleList(step(s) for s in plan)
     body.config.num_hidden_layers = len(plan)  # the forward pass runs this many
@@ -73,15 +76,15 @@ def rewired(model: nn.Module, plan: Plan) -> Iterator[nn.Module]:
 
 # --8<-- [start:plans]
 def middle(depth: int, n: int) -> list[int]:
-    """The n layers around the centre of a depth-layer stack."""
+    """The n layers around the centre of a stack of `depth` layers."""
     if not 0 < n < depth:
-        raise ValueError(f"can alter 1 to {depth - 1} middle layers of {depth}, not {n}")
+        raise ValueError(f"can alter 1 to {depth - 1} middle layers, not {n}")
     start = (depth - n) // 2
     return list(range(start, start + n))
 
 
 def surgery(variant: str, n: int, depth: int, seed: int = 0) -> Plan:
-    """The plan that alters the n middle layers in the way the paper calls `variant`."""
+    """The plan that alters the n middle layers as the paper's `variant`."""
     block = middle(depth, n)
     match variant:
         case "skip":  # leave them out
@@ -97,11 +100,13 @@ def surgery(variant: str, n: int, depth: int, seed: int = 0) -> Plan:
         case "looped parallel":  # the same side-by-side block, LOOPS times
             altered = [tuple(block)] * LOOPS
         case _:
-            raise ValueError(f"unknown variant {variant!r}: use one of {', '.join(VARIANTS)}")
+            raise ValueError(f"unknown variant {variant!r}: use one of "
+                             f"{', '.join(VARIANTS)}")
     return (*range(block[0]), *altered, *range(block[-1] + 1, depth))
 
 
-VARIANTS = ("skip", "repeat", "reverse", "shuffle", "parallel", "looped parallel")
+VARIANTS = ("skip", "repeat", "reverse", "shuffle", "parallel",
+            "looped parallel")
 # --8<-- [end:plans]
 
 
@@ -112,27 +117,30 @@ def skip_one(layer: int, depth: int) -> Plan:
 # --8<-- [start:evaluate]
 @dataclass(frozen=True)
 class EvalSet:
-    passages: torch.Tensor  # token ids, one row per passage, each cut to PASSAGE_TOKENS
+    passages: torch.Tensor  # token ids, one row per passage, all equally long
     facts: torch.Tensor  # prompts, padded on the right
     facts_mask: torch.Tensor  # 1 for real tokens, 0 for padding
     facts_last: torch.Tensor  # where each prompt ends
     facts_answer: torch.Tensor  # the one token that should come next
-    sums: torch.Tensor  # one row: two worked examples, then problems with their answers
+    sums: torch.Tensor  # one row: worked examples, then problems and answers
     sums_at: torch.Tensor  # positions of the answer digits
     names: tuple[str, ...]  # where each passage comes from
 
     def inputs(self) -> dict[str, dict[str, torch.Tensor]]:
         """The three batches, as keyword arguments for the model."""
-        return {"passages": {"input_ids": self.passages, "labels": self.passages},
-                "facts": {"input_ids": self.facts, "attention_mask": self.facts_mask},
-                "sums": {"input_ids": self.sums}}
+        return {
+            "passages": {"input_ids": self.passages, "labels": self.passages},
+            "facts": {"input_ids": self.facts,
+                      "attention_mask": self.facts_mask},
+            "sums": {"input_ids": self.sums},
+        }
 
 
 @dataclass(frozen=True)
 class Scores:
-    nll: float  # mean negative log-likelihood per passage token, in nats: the model's own loss
-    passage_nll: tuple[float, ...]
-    facts: tuple[bool, ...]  # is the answer the single most likely next token?
+    nll: float  # the model's own loss on the passages: nats per token
+    passage_nll: tuple[float, ...]  # the same, passage by passage
+    facts: tuple[bool, ...]  # is the answer the most likely next token?
     sums: tuple[bool, ...]
 
     @property
@@ -150,25 +158,29 @@ def evaluate(plan: Plan, data: EvalSet, lm: LanguageModel | None = None,
     lm = lm or load()
     out = {}
     for name, inputs in data.inputs().items():
-        steps = resume(plan, saved[name]) if saved else plan  # a shortcut, see below
+        steps = resume(plan, saved[name]) if saved else plan  # see below
         with rewired(lm.model, steps) as model, torch.inference_mode():
             out[name] = model(**inputs, use_cache=False)
-    text, facts, sums = out["passages"], out["facts"].logits, out["sums"].logits[0]
-    per_token = F.cross_entropy(text.logits[:, :-1].flatten(0, 1), data.passages[:, 1:].flatten(),
-                                reduction="none").view(len(data.passages), -1)
-    guess = facts[torch.arange(len(data.facts_last)), data.facts_last].argmax(-1)
+    text, facts = out["passages"], out["facts"].logits
+    sums = out["sums"].logits[0]
+    per_token = F.cross_entropy(
+        text.logits[:, :-1].flatten(0, 1), data.passages[:, 1:].flatten(),
+        reduction="none").view(len(data.passages), -1)
+    rows = torch.arange(len(data.facts_last))
+    fact_guess = facts[rows, data.facts_last].argmax(-1)
+    sum_guess = sums[data.sums_at - 1].argmax(-1)
     return Scores(
         nll=float(text.loss),
         passage_nll=tuple(per_token.mean(dim=1).tolist()),
-        facts=tuple((guess == data.facts_answer).tolist()),
-        sums=tuple((sums[data.sums_at - 1].argmax(-1) == data.sums[0, data.sums_at]).tolist()),
+        facts=tuple((fact_guess == data.facts_answer).tolist()),
+        sums=tuple((sum_guess == data.sums[0, data.sums_at]).tolist()),
     )
 # --8<-- [end:evaluate]
 
 
 # --8<-- [start:resume]
 class Resume(nn.Module):
-    """Stands in for the first k layers: hands on the state they wrote in the intact model."""
+    """Stands in for the first k layers: hands on the state they wrote."""
 
     def __init__(self, state: torch.Tensor):
         super().__init__()
@@ -178,13 +190,15 @@ class Resume(nn.Module):
         return self.state
 
 
-def snapshots(data: EvalSet, lm: LanguageModel | None = None) -> dict[str, list[torch.Tensor]]:
-    """The state after each layer of the intact model, for each batch of the evaluation set."""
+def snapshots(data: EvalSet, lm: LanguageModel | None = None,
+              ) -> dict[str, list[torch.Tensor]]:
+    """The intact model's state after each layer, for each batch."""
     lm = lm or load()
     saved = {}
     for name, inputs in data.inputs().items():
         states: list[torch.Tensor] = []
-        hooks = [layer.register_forward_hook(lambda _layer, _args, output: states.append(output))
+        hooks = [layer.register_forward_hook(
+                     lambda _layer, _args, output: states.append(output))
                  for layer in lm.model.model.layers]
         try:
             with torch.inference_mode():
@@ -197,7 +211,7 @@ def snapshots(data: EvalSet, lm: LanguageModel | None = None) -> dict[str, list[
 
 
 def resume(plan: Plan, states: list[torch.Tensor]) -> Plan:
-    """The same plan, with its untouched first k layers replaced by their saved output."""
+    """The same plan, its untouched first k layers replaced by their output."""
     k = 0
     while k < len(plan) and plan[k] == k:
         k += 1
@@ -216,7 +230,8 @@ def load_eval_set(lm: LanguageModel | None = None) -> EvalSet:
 
     passages = [ids(p["text"]) for p in spec["passages"]]
     if min(map(len, passages)) < PASSAGE_TOKENS:
-        raise ValueError(f"every passage in {EVAL_FILE.name} needs at least {PASSAGE_TOKENS} tokens")
+        raise ValueError(f"every passage in {EVAL_FILE.name} needs at least "
+                         f"{PASSAGE_TOKENS} tokens")
     prompts = [ids(prompt) for prompt, _ in spec["facts"]]
     answers = [ids(answer) for _, answer in spec["facts"]]
     if any(len(a) != 1 for a in answers):
@@ -241,7 +256,8 @@ def load_eval_set(lm: LanguageModel | None = None) -> EvalSet:
 
 # --8<-- [start:sink]
 class FirstTokenOnly(nn.Module):
-    """Runs `layer`, but keeps its update only at the first position (or only at the others)."""
+    """Runs `layer`, but keeps its update at the first position only
+    (first=True) or everywhere except there (first=False)."""
 
     def __init__(self, layer: nn.Module, first: bool = True):
         super().__init__()
@@ -251,7 +267,8 @@ class FirstTokenOnly(nn.Module):
         update = self.layer(hidden_states, **kwargs) - hidden_states
         at_first = torch.zeros_like(hidden_states[..., :1])
         at_first[:, 0] = 1
-        return hidden_states + update * (at_first if self.first else 1 - at_first)
+        keep = at_first if self.first else 1 - at_first
+        return hidden_states + update * keep
 # --8<-- [end:sink]
 
 
@@ -262,7 +279,7 @@ def norms(states: Sequence[torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sink_layer(states: Sequence[torch.Tensor]) -> int:
-    """The layer whose update grows the first position's state the most, relative to its input."""
+    """The layer whose update grows the first position's state the most, relatively."""
     first, _ = norms(states)
     return int(np.argmax(first[1:] / first[:-1]))
 
@@ -273,18 +290,19 @@ class Results:
     depth: int
     baseline: Scores
     skip_one: tuple[Scores, ...]  # skip_one[i]: every layer but layer i
-    variants: dict[tuple[str, int], tuple[Scores, ...]]  # (variant, n): one per seed
+    variants: dict[tuple[str, int], tuple[Scores, ...]]  # one per seed
     sink: int  # the layer that writes the first position's huge state
-    sink_first_only: Scores  # that layer kept at the first position only
-    sink_all_but_first: Scores  # ... and everywhere except there
-    states: tuple[torch.Tensor, ...]  # passages: the embeddings, then the state after each layer
+    sink_first_only: Scores  # that layer's update kept at the first position
+    sink_all_but_first: Scores  # ... and everywhere but there
+    states: tuple[torch.Tensor, ...]  # passages: embeddings, then each layer's
     runs: int  # arrangements of the layers evaluated
     seconds: float
 
 
 @functools.cache
 def experiments() -> Results:
-    """Every surgery on the page, computed once per process and shared by figures and tests."""
+    """Every surgery on the page, run once per process: figures, numbers in
+    the prose and tests all read these results."""
     started = time.perf_counter()
     lm = load()
     data = load_eval_set(lm)
@@ -301,13 +319,14 @@ def experiments() -> Results:
                               for seed in (SEEDS if v == "shuffle" else (0,)))
                 for v in VARIANTS for n in SIZES}
     with torch.inference_mode():
-        states = (lm.model.model.embed_tokens(data.passages), *saved["passages"])
+        embeddings = lm.model.model.embed_tokens(data.passages)
+    states = (embeddings, *saved["passages"])
     sink = sink_layer(states)
     before, after = tuple(range(sink)), tuple(range(sink + 1, depth))
-    first_only = run((*before, FirstTokenOnly(layers[sink], first=True), *after))
-    all_but_first = run((*before, FirstTokenOnly(layers[sink], first=False), *after))
+    only = run((*before, FirstTokenOnly(layers[sink], first=True), *after))
+    but = run((*before, FirstTokenOnly(layers[sink], first=False), *after))
     runs = 3 + len(singles) + sum(map(len, variants.values()))
-    return Results(depth, baseline, singles, variants, sink, first_only, all_but_first, states,
+    return Results(depth, baseline, singles, variants, sink, only, but, states,
                    runs, time.perf_counter() - started)
 # --8<-- [end:experiments]
 
@@ -346,7 +365,7 @@ class Row:
 
 
 def comparison(r: Results) -> list[Row]:
-    """The paper's findings beside this model's numbers; each verdict decided by a stated rule."""
+    """The paper's findings beside this model's numbers; each verdict set by a stated rule."""
     base, depth, mid = r.baseline, r.depth, middle_layers(r.depth)
     skip = [cost(s, r) for s in r.skip_one]
     small = SIZES[0]
@@ -359,7 +378,8 @@ def comparison(r: Results) -> list[Row]:
         "The first layer is special: skipping it is catastrophic.",
         f"Skipping layer 0 raises the loss by {skip[0]:.2f} nats, the most of any layer "
         f"(next: layer {runner}, +{skip[runner]:.2f})." if worst == 0 else
-        f"Skipping layer 0 costs {skip[0]:.2f} nats; layer {worst} costs more ({skip[worst]:.2f}).",
+        f"Skipping layer 0 costs {skip[0]:.2f} nats; layer {worst} costs more "
+        f"({skip[worst]:.2f}).",
         "agrees" if worst == 0 else "differs"))
 
     last = depth - 1
@@ -367,7 +387,8 @@ def comparison(r: Results) -> list[Row]:
     outliers = ", ".join(str(i) for i in mid if skip[i] >= skip[last])
     rows.append(Row(
         "The last layer is special too.",
-        f"Skipping layer {last} costs {skip[last]:.2f} nats, more than skipping {len(beaten)} of "
+        f"Skipping layer {last} costs {skip[last]:.2f} nats, more than skipping "
+        f"{len(beaten)} of "
         f"the {len(mid)} middle layers" + (f" (not layer {outliers})." if outliers else "."),
         "agrees" if len(beaten) == len(mid) else "partly" if len(beaten) >= len(mid) / 2
         else "differs"))
@@ -392,7 +413,8 @@ def comparison(r: Results) -> list[Row]:
     repeat_worst = all(by_size["repeat"][k] == max(v[k] for v in by_size.values())
                        for k in range(len(SIZES)))
     rows.append(Row(
-        "Middle layers are not interchangeable: repeating the centre layer is the worst variant.",
+        "Middle layers are not interchangeable: repeating the centre layer is the worst "
+        "variant.",
         f"Repeating layer {depth // 2} in place of {small} layers costs "
         f"{by_size['repeat'][0] - base.nll:.2f} nats, of {SIZES[-1]} layers "
         f"{by_size['repeat'][-1] - base.nll:.2f}; "
@@ -404,7 +426,8 @@ def comparison(r: Results) -> list[Row]:
     rows.append(Row(
         "Order matters somewhat: reversed or shuffled middle layers degrade gracefully.",
         f"Reversing the middle {small} costs {reverse_small:.2f} nats, shuffling them "
-        f"{by_size['shuffle'][0] - base.nll:.2f} (mean of {len(SEEDS)} orders); shuffled beats "
+        f"{by_size['shuffle'][0] - base.nll:.2f} (mean of {len(SEEDS)} orders); "
+        "shuffled beats "
         f"reversed at {len(calmer)} of {len(SIZES)} sizes.",
         "agrees" if 0 < reverse_small < 0.2 * skip[0] and by_size["shuffle"][0] - base.nll
         < 0.2 * skip[0] else "differs"))
@@ -449,7 +472,7 @@ def comparison(r: Results) -> list[Row]:
 
 
 def comparison_table(rows: Sequence[Row], model: str) -> str:
-    mark = {"agrees": "✅ agrees", "partly": "◐ partly", "differs": "❌ differs"}
+    mark = {"agrees": "● agrees", "partly": "◐ partly", "differs": "○ differs"}
     lines = [f"| Sun et al. (Llama 2, benchmarks) | {model}, this page's data | |",
              "|---|---|---|"]
     lines += [f"| {row.paper} | {row.here} | {mark[row.verdict]} |" for row in rows]
@@ -457,13 +480,13 @@ def comparison_table(rows: Sequence[Row], model: str) -> str:
 
 
 def similarity(states: Sequence[torch.Tensor]) -> np.ndarray:
-    """Mean cosine similarity between the states after layers i and j (first position left out)."""
+    """Mean cosine similarity of the states after i and j layers (first position left out)."""
     unit = F.normalize(torch.stack(tuple(states))[:, :, 1:].flatten(1, 2), dim=-1)
     return torch.einsum("itd,jtd->ijt", unit, unit).mean(dim=-1).numpy()
 
 
 def write_sizes(states: Sequence[torch.Tensor]) -> np.ndarray:
-    """How much each layer changes the state: |update| / |state it read|, first position left out."""
+    """How much each layer changes the state: |update| / |state read| (not the first token)."""
     stacked = torch.stack(tuple(states))[:, :, 1:]
     update = (stacked[1:] - stacked[:-1]).norm(dim=-1)
     return (update / stacked[:-1].norm(dim=-1)).mean(dim=(1, 2)).numpy()
@@ -528,8 +551,8 @@ def states_figure():
     right.set_yscale("log")
     right.set_title("length of the state", fontsize=10)
     right.set_xlabel("layers run (0 = embeddings)")
-    right.annotate(f"layer {r.sink}", (r.sink + 1, first[r.sink + 1]), textcoords="offset points",
-                   xytext=(6, -14), fontsize=8)
+    right.annotate(f"layer {r.sink}", (r.sink + 1, first[r.sink + 1]),
+                   textcoords="offset points", xytext=(6, -14), fontsize=8)
     right.legend(loc="lower right", fontsize=8)
     return fig
 
@@ -548,8 +571,8 @@ def variants_figure():
                       marker=marker, ms=5, capsize=3, label=v)
         right.plot(SIZES, [accuracies(x)[0] for x in runs], color=colour, marker=marker, ms=5)
     left.axhline(r.baseline.nll, color=MUTED, ls="--", lw=1)
-    left.text(SIZES[-1], r.baseline.nll, "intact model", ha="right", va="top", fontsize=8,
-              color=INK)
+    left.text(SIZES[-1], r.baseline.nll, "intact model", ha="right", va="bottom",
+              fontsize=8, color=INK)
     left.set_ylabel("loss (nats/token)")
     left.set_title("loss on the passages", fontsize=10)
     right.set_title("facts right", fontsize=10)
@@ -657,8 +680,8 @@ def layer_facts():
         **{f"{v.replace(' ', '_')}_cliff": nats(by_size[v][k] - base.nll) for v in VARIANTS},
         "before_cliff": str(SIZES[k - 1]),
         "repeat_before_cliff": nats(by_size["repeat"][k - 1] - base.nll),
-        "others_before_cliff_max": nats(max(by_size[v][k - 1] for v in VARIANTS if v != "repeat")
-                                        - base.nll),
+        "others_before_cliff_max": nats(
+            max(by_size[v][k - 1] for v in VARIANTS if v != "repeat") - base.nll),
         "parallel_small_facts": _count(r.variants["parallel", small][0].facts),
         "parallel_small_sums": _count(r.variants["parallel", small][0].sums),
         "small_sums_best": _count(max((x for v in VARIANTS for x in r.variants[v, small]),

@@ -181,13 +181,14 @@ def low_temperature_collapse_figure():
 def _collapse_markdown() -> str:
     table = collapse_table()
     header = "| measure | prompt | " + " | ".join(
-        ["greedy", *(f"T = {t:g}" for t in continuations.TEMPERATURES)]) + " |"
+        ["greedy", *(f"T={t:g}" for t in continuations.TEMPERATURES)]) + " |"
     lines = [header, "|---|---|" + "---:|" * len(LADDER)]
-    formats = {"repeated 4-grams": "{:.0%}", "distinct 2-grams": "{:.0%}", "mean ln p": "{:.2f}"}
-    for measure, fmt in formats.items():
+    formats = {"repeated 4-grams": ("repeats", "{:.0%}"), "distinct 2-grams": ("distinct", "{:.0%}"),
+               "mean ln p": ("ln p", "{:.2f}")}
+    for measure, (short, fmt) in formats.items():
         for prompt in continuations.PROMPTS:
             cells = [fmt.format(table[prompt, s.label][measure]) for s in LADDER]
-            lines.append(f"| {measure} | {NAMES[prompt]} | " + " | ".join(cells) + " |")
+            lines.append(f"| {short} | {NAMES[prompt]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

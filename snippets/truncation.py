@@ -86,6 +86,13 @@ def tail_mass_figure():
     return fig
 
 
+def matched_p(logits: torch.Tensor, temperature: float, p_base: float) -> float:
+    """The largest top-p (in steps of 0.01) that keeps no more tokens than min-p p_base."""
+    limit = survivors(warp(logits, temperature, p_base=p_base))
+    return max(p / 100 for p in range(1, 101)
+               if survivors(warp(logits, temperature, p=p / 100)) <= limit)
+
+
 def first_leak(masses: list[float], threshold: float) -> float:
     """The lowest temperature of GRID at which the tail gets more than `threshold`."""
     return next(t for t, m in zip(GRID, masses) if m > threshold)
@@ -145,6 +152,8 @@ def truncation_facts():
     out["story_bits_2"] = f"{entropy_bits(apply_temperature(story, ORDER_T)):.1f}"
     out["fact_top"] = f"{float(torch.softmax(fact, dim=-1).max()):.2f}"
     out["hot_t"] = f"{continuations.HOT:g}"
+    out["matched_p"] = f"{matched_p(story, continuations.HOT, 0.1):.2f}"
+    out["hot_minp"] = f"{survivors(warp(story, continuations.HOT, p_base=0.1)):,}"
     out["hot_table"] = _hot_table()
     out["hot_prompt"] = continuations.STORY
     out["replicates"] = str(continuations.REPLICATES)

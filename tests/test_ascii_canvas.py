@@ -202,3 +202,33 @@ def test_one_thread_restores_the_thread_count():
     with ac.one_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_repetition_counts_windows_written_before():
+    assert ac.repetition("abcdefghij") == 0
+    assert ac.repetition("+" * 107) == 99 / 100  # every window after the first is a repeat
+    assert ac.repetition("abcdefg") == 0  # too short for a single window
+    # "abababab" and "babababa", then each of them again, three times in all
+    assert ac.score(["ab" * 6], TARGET, PREVIOUS).repeats == 3 / 5
+    assert ac.repetition("abab", width=2) == 1 / 3  # ab, ba, ab again
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("@@\n  \n", None),
+    ("@@\n  \n@@\n  ", None),  # one row too many is still allowed …
+    ("@@\n  \n@@\n  \n", "over 3 rows"),  # … two are not
+    ("@@@@", None),
+    ("@@@@@", "a row over 4 characters"),
+    ("@@\n```\n" + "x" * 50, None),  # what follows the end of the canvas does not count
+])
+def test_hopeless(text, reason):
+    assert ac.hopeless(text, 2, 2) == reason
+
+
+def test_ending_names_how_a_run_ended():
+    assert ac.ending("@@\n  \n```", 2, 2, "```") == "end of canvas"
+    assert ac.ending("@@@@@", 2, 2, "```") == "gave up: a row over 4 characters"
+    assert ac.ending("@@\n  ", 2, 2, "```") == "out of room"
+    sequence = ac.held_out_sequence(RECIPE, 0)
+    assert ac.make_run("m", None, 0, "x", ["x"], sequence).ended == ""
+    assert ac.make_run("m", None, 0, "x", ["x"], sequence, end="```").ended == "out of room"

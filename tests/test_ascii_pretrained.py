@@ -7,10 +7,11 @@ import torch
 import transformers
 
 from snippets import ascii_pretrained as ap
-from snippets.ascii_canvas import Recipe, held_out_sequence
+from snippets.ascii_canvas import Recipe, held_out_sequence, hopeless, one_thread
 
 TINY = Recipe(sizes=((4, 2), (6, 3)), noise=(0.5, 0.0), context=1)
 PROMPTS = ["The capital of France is", "Once upon a time, there was a little"]
+ROOMY = (200, 10)  # a canvas size for which plain prose is never hopeless
 
 
 @pytest.fixture
@@ -26,28 +27,34 @@ def test_row_temperatures_divide_each_row_and_greedy_keeps_the_top_token():
     assert out[1].tolist() == [float("-inf"), 0.0, float("-inf")]
 
 
+@one_thread()
 def library_generate(lm, **sampling):
     """transformers' generate with its own temperature handling, for comparison."""
     lm.tokenizer.padding_side = "left"
     batch = lm.tokenizer(PROMPTS, return_tensors="pt", padding=True)
     transformers.set_seed(3)
     with torch.no_grad():
-        out = lm.model.generate(**batch, max_new_tokens=8, stop_strings=["```"],
-                                tokenizer=lm.tokenizer, pad_token_id=lm.tokenizer.eos_token_id,
+        out = lm.model.generate(**batch, max_new_tokens=8, pad_token_id=lm.tokenizer.eos_token_id,
                                 **sampling)
     return [lm.tokenizer.decode(row, skip_special_tokens=True)
             for row in out[:, batch.input_ids.shape[1]:]]
 
 
 def test_per_row_temperature_is_the_library_s_temperature(lm):
-    ours = ap.continue_sequences(PROMPTS, [0.7, 0.7], 8, lm, seed=3)
+    ours = ap.continue_sequences(PROMPTS, [0.7, 0.7], 8, ROOMY, lm, seed=3)
     assert ours == library_generate(lm, do_sample=True, temperature=0.7, top_k=0, top_p=1.0)
 
 
 def test_a_greedy_row_is_greedy_decoding(lm):
-    ours = ap.continue_sequences(PROMPTS, [None, None], 8, lm, seed=3)
+    ours = ap.continue_sequences(PROMPTS, [None, None], 8, ROOMY, lm, seed=3)
     assert ours == library_generate(lm, do_sample=False)
     assert ours[0].startswith(" Paris")
+
+
+def test_a_row_gives_up_once_its_canvas_is_hopeless(lm):
+    [text] = ap.continue_sequences(PROMPTS[:1], [None], 30, (3, 1), lm)
+    assert hopeless(text, 3, 1) == "a row over 6 characters"
+    assert len(lm.tokenizer(text).input_ids) < 10  # stopped long before its 30 tokens
 
 
 def test_the_token_budget_gives_half_as_much_again_as_the_target(lm):

@@ -47,6 +47,8 @@ def test_what_the_page_tells_readers_to_try(lm):
         assert top_p > 1000, entry["label"]
         assert ex.view(entry, 2.0, p_base=0.1)["survivors"] * 10 < top_p, entry["label"]
         assert ex.view(entry, 1.0, k=1)["survivors"] == 1
+        rest = [1 - sum(ex.view(entry, t)["probabilities"][:SHOWN]) for t in (0.5, 1.0, 1.5, 2.0, 3.0)]
+        assert rest == sorted(rest) and rest[-1] > 0.5, entry["label"]  # "others" swallows it
         last = ex.view(entry, 2.0, p=0.9, temperature_last=True)["survivors"]
         assert last == ex.view(entry, 1.0, p=0.9)["survivors"] < top_p
 
@@ -57,6 +59,16 @@ def test_view_is_the_samplers_on_the_expanded_logits(lm):
     logits = warp(ex.expand(entry), 1.5, 100, 0.9)
     assert shown["survivors"] == survivors(logits)
     assert shown["probabilities"] == torch.softmax(logits, dim=-1)[:ex.TOP].tolist()
+
+
+def test_the_site_serves_what_the_code_computes(built_site, lm):
+    served = json.loads((built_site / "data" / "explorer.json").read_text())
+    fresh = ex.explorer_json()
+    assert {k: v for k, v in served.items() if k != "prompts"} == {k: v for k, v in fresh.items() if k != "prompts"}
+    for a, b in zip(served["prompts"], fresh["prompts"]):
+        assert (a["label"], a["prompt"], a["tokens"]) == (b["label"], b["prompt"], b["tokens"])
+        assert a["logits"] == pytest.approx(b["logits"], abs=1e-3)
+        assert sum(n for _, n in a["tail"]) == sum(n for _, n in b["tail"]) == served["vocab"] - ex.TOP
 
 
 def set_range(page, name, value):

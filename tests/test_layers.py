@@ -1,5 +1,5 @@
-"""Layer surgery (docs/layers-as-painters.md): the re-wiring is exact and always undone, and every
-claim the page makes holds on the real model, on the page's own evaluation set."""
+"""Layer surgery (docs/layers-as-painters.md): the re-wiring is exact and always undone, and
+every claim the page makes holds on the real model, on the page's own evaluation set."""
 
 import json
 
@@ -9,9 +9,6 @@ import torch
 from matplotlib.figure import Figure
 
 from snippets import layers as L
-
-# Numbers the prose and the summary rely on; each test below names the sentence it checks.
-
 
 @pytest.fixture(scope="module")
 def results():
@@ -58,7 +55,7 @@ def test_the_untouched_list_reproduces_the_models_own_loss_bit_for_bit(lm, data,
     depth = lm.model.config.num_hidden_layers
     assert L.evaluate(tuple(range(depth)), data, lm).nll == float(plain)
     assert results.baseline.nll == float(plain)
-    # the per-passage numbers are the same loss, split by passage (equal lengths, so a plain mean)
+    # the per-passage numbers split the same loss by passage (equal lengths: a plain mean)
     assert np.mean(results.baseline.passage_nll) == pytest.approx(float(plain), abs=1e-5)
 
 
@@ -108,8 +105,9 @@ def test_a_forward_pass_that_fails_mid_way_still_restores(lm):
 
     ids = lm.tokenizer("Hello", return_tensors="pt").input_ids
     before = snapshot(lm.model)
-    with pytest.raises(ValueError, match="broken layer"), L.rewired(lm.model, (0, Broken(), 1)):
-        lm.model(ids, use_cache=False)
+    with pytest.raises(ValueError, match="broken layer"):
+        with L.rewired(lm.model, (0, Broken(), 1)):
+            lm.model(ids, use_cache=False)
     assert_restored(lm.model, before)
 
 
@@ -147,7 +145,7 @@ def test_the_middle_block_is_centred():
     assert L.middle(30, 4) == [13, 14, 15, 16]
     assert L.middle(30, 8) == list(range(11, 19))
     for bad in (0, 30):
-        with pytest.raises(ValueError, match="can alter 1 to 29"):
+        with pytest.raises(ValueError, match="can alter 1 to 29 middle layers"):
             L.middle(30, bad)
 
 
@@ -166,7 +164,7 @@ def test_each_variant_alters_only_the_middle_block(n):
     orders = [L.surgery("shuffle", n, 30, seed)[block[0]:block[-1] + 1] for seed in L.SEEDS]
     assert all(sorted(o) == block and o not in (tuple(block), tuple(reversed(block)))
                for o in orders)
-    assert len(set(orders)) == len(L.SEEDS)  # three different orders, not one order three times
+    assert len(set(orders)) == len(L.SEEDS)  # different orders, not one order three times
 
 
 def test_an_unknown_variant_is_refused():
@@ -243,7 +241,7 @@ def test_sums_are_more_fragile_than_facts(results):
     all_sums = sum(all(results.skip_one[i].sums) for i in mid)
     assert all_facts > all_sums
     facts_kept, sums_kept = L.accuracies([results.skip_one[i] for i in mid])
-    assert facts_kept > 0.75 > 0.5 > sums_kept
+    assert facts_kept > 0.75 and facts_kept - sums_kept > 0.2
 
 
 def test_keeping_every_fact_still_costs_loss(results):
@@ -254,7 +252,8 @@ def test_keeping_every_fact_still_costs_loss(results):
 # "Why the middle tolerates it"
 
 def test_layer_0_rewrites_the_embedding_and_middle_layers_make_small_edits(results):
-    sim, writes, mid = L.similarity(results.states), L.write_sizes(results.states), middle(results)
+    sim, writes = L.similarity(results.states), L.write_sizes(results.states)
+    mid = middle(results)
     assert abs(sim[0, 1]) < 0.05 and writes[0] > 10
     assert np.median([writes[i] for i in mid]) < 0.5
     assert np.median([sim[i, i + 1] for i in mid]) > 0.9
@@ -318,7 +317,8 @@ def test_parallel_blocks_cost_little_keep_facts_and_looping_helps(results):
     assert L.cost(parallel, results) < variant_cost(results, "skip", n)
     assert all(parallel.facts)
     for size in L.SIZES:
-        assert variant_cost(results, "looped parallel", size) < variant_cost(results, "parallel", size)
+        looped = variant_cost(results, "looped parallel", size)
+        assert looped < variant_cost(results, "parallel", size)
         facts = {v: L.accuracies(results.variants[v, size])[0] for v in L.VARIANTS}
         assert min(facts["parallel"], facts["looped parallel"]) >= max(
             f for v, f in facts.items() if "parallel" not in v)
@@ -364,4 +364,4 @@ def test_the_page_is_built_with_its_figures_and_numbers(built_site):
     html = (built_site / "layers-as-painters" / "index.html").read_text()
     for name in ("layer-skip", "layer-states", "layer-variants"):
         assert f'src="../figures/{name}.svg"' in html
-    assert "{{" not in html and "class FirstTokenOnly" in html and "✅ agrees" in html
+    assert "{{" not in html and "class FirstTokenOnly" in html and "● agrees" in html

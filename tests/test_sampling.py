@@ -130,13 +130,13 @@ def test_sample_draws_what_generate_draws(lm, settings):
     ids = lm.tokenizer(prompt, return_tensors="pt").input_ids
     transformers.set_seed(7)
     with torch.no_grad():
-        out = lm.model.generate(ids, max_new_tokens=12, do_sample=True, pad_token_id=lm.tokenizer.eos_token_id,
+        out = lm.model.generate(ids, max_new_tokens=8, do_sample=True, pad_token_id=lm.tokenizer.eos_token_id,
                                 temperature=settings["temperature"], top_k=settings.get("k", 0),
                                 top_p=settings.get("p", 1.0), min_p=settings.get("p_base"))
     transformers.set_seed(7)
     tokens = ids[0].tolist()
     with torch.no_grad():
-        for _ in range(12):
+        for _ in range(8):
             tokens.append(sampling.sample(lm.model(torch.tensor([tokens])).logits[0, -1], **settings))
     assert tokens == out[0].tolist()
 
@@ -178,6 +178,13 @@ def test_bad_settings_raise_one_line_that_names_the_fix(call, fix):
         call(EDGES["ties"])
     message = str(error.value)
     assert fix in message and "\n" not in message
+
+
+def test_transformers_refuses_temperature_zero_too(lm):
+    ids = lm.tokenizer(PROMPTS[0], return_tensors="pt").input_ids
+    with pytest.raises(ValueError, match="greedy"):
+        lm.model.generate(ids, do_sample=True, temperature=0.0, max_new_tokens=1,
+                          pad_token_id=lm.tokenizer.eos_token_id)
 
 
 def test_measures():

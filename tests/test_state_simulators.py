@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from matplotlib.collections import PathCollection
 
 from snippets import state_simulators as ss
 from snippets.next_token import next_token_logits
@@ -63,7 +64,10 @@ def test_figures_draw_the_measured_numbers():
     left, right = fig.axes
     points = left.collections[0].get_offsets()
     assert points[:, 0].tolist() == pytest.approx([c["as stated"]["p_stated"] for c in found])
-    assert len(right.collections) == len(ss.CONDITIONS) - 1  # no KL column for the reference
+    dots = [c for c in right.collections if isinstance(c, PathCollection)]
+    assert len(dots) == len(ss.CONDITIONS) - 1  # no KL column for the reference
+    assert dots[-1].get_offsets()[:, 1].tolist() == pytest.approx(
+        [c["corrected late"]["kl"] for c in found])
     fig = ss.token_influence_figure()
     heights = [bar.get_height() for bar in fig.axes[0].patches]
     assert heights == pytest.approx([kl for _, kl in ss.influence()])

@@ -64,6 +64,14 @@ def test_min_p_keeps_hot_text_plausible_where_top_p_0_9_does_not(lm):
     assert all(len(rs) == c.REPLICATES for rs in rows.values())
 
 
+def test_a_matched_top_p(lm):
+    story = tr.logits()["a story"]
+    p = tr.matched_p(story, c.HOT, 0.1)
+    limit = survivors(warp(story, c.HOT, p_base=0.1))
+    assert survivors(warp(story, c.HOT, p=p)) <= limit < survivors(warp(story, c.HOT, p=round(p + 0.01, 2)))
+    assert 0.1 < p < 0.9  # a much smaller p than the usual 0.9
+
+
 def test_generated_text_is_safe_in_a_table_cell():
     nasty = "a | b *bold* _x_ <script> $5 and $6 `code` [link](x) #tag"
     cell = tr.table_cell(nasty)

@@ -101,7 +101,9 @@
       c += p[i];
       if (u < c) return i;
     }
-    for (i = p.length - 1; p[i] === 0; i--) { /* rounding: fall back to the last possible */ }
+    // rounding left u just above the total: take the last token that can be drawn
+    i = p.length - 1;
+    while (p[i] === 0) i--;
     return i;
   }
 

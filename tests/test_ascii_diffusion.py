@@ -1,0 +1,164 @@
+"""The page's tables, figures and words; and the claims the page makes, on the page's own runs."""
+
+import base64
+import re
+
+import pytest
+from matplotlib.figure import Figure
+
+from snippets import ascii_diffusion as page
+from snippets.ascii_canvas import (SEEDS, TEMPERATURES, Recipe, Run, Score, baseline_runs,
+                                   held_out_sequence)
+from snippets.plotting import to_svg
+
+RECIPE = Recipe()
+
+
+def fake(model, temperature, seed, accuracy, right=True, noise=0.0, copy=0.5, canvas=("ab",)):
+    score = Score(columns=2, rows=1, right_size=right, noise_left=noise, accuracy=accuracy,
+                  near=accuracy, copy=copy, repeats=0.25)
+    return Run(model, temperature, seed, "ab", canvas, score, "end of canvas")
+
+
+def fake_runs():
+    runs = [fake("lm", t, s, 0.1 * s, right=False, noise=0.5) for t in (1.0, None) for s in (0, 1)]
+    runs += [fake("tiny", t, s, 0.6) for t in (1.0, None) for s in (0, 1)]
+    runs += [fake(rule, None, s, a) for rule, a in zip(page.RULES, (0.1, 0.3, 0.5)) for s in (0, 1)]
+    runs += [fake("the true step", None, s, 1.0) for s in (0, 1)]
+    return runs
+
+
+def test_summary_averages_over_seeds():
+    rows = {(r["model"], r["decoding"]): r for r in page.summary(fake_runs())}
+    assert rows[("lm", "T = 1")]["accuracy"] == pytest.approx(0.05)
+    assert rows[("lm", "greedy")]["right size"] == 0 and rows[("tiny", "greedy")]["runs"] == 2
+    assert page.mean_of(fake_runs(), "lm", "noise_left") == 0.5
+    assert page.mean_of(fake_runs(), "lm", "accuracy", "greedy") == pytest.approx(0.05)
+
+
+def test_tables_show_every_run_and_escape_text():
+    runs = fake_runs() + [fake("<b>", None, 0, 0.0)]
+    table = page.runs_table(runs)
+    assert table.count("<tr>") == len(runs) + 1  # and a header
+    assert "&lt;b&gt;" in table and "<b>" not in table
+    assert page.summary_table(runs).count("<tr>") == len(page.summary(runs)) + 1
+    assert "10.0 %" in page.summary_table(runs)
+    assert page.recipe_table(RECIPE).count("<tr>") == len(RECIPE.sizes) + 1
+    assert "(the model writes this one)" in page.recipe_table(RECIPE)
+
+
+def test_words_give_the_numbers_behind_the_reading():
+    lines = page.describe(fake_runs(), "lm")
+    assert lines[0] == "Canvases of the right size: 0 of 4 runs."
+    assert "a copy of the last step gets 10.0 %" in lines[1]
+    assert lines[2].startswith("T = 1: noise left 50.0 %") and "0 of 5 runs gave up" in lines[2]
+    verdict = page.verdict(fake_runs(), "lm", "tiny")
+    assert verdict[0] == ("T = 1: tiny model 60.0 % exact cells, pretrained model 5.0 %; better "
+                          "than 3 of the 3 rules (copy the last step, stretch the last step, "
+                          "stretch and denoise).")
+    assert verdict[-1] == "Tiny model: right size in 4 of 4 runs, noise left 0.0 % on average."
+    weak = [r for r in fake_runs() if r.model != "tiny"] + [fake("tiny", None, 0, 0.0)]
+    assert page.verdict(weak, "lm", "tiny")[0].endswith("better than 0 of the 3 rules.")
+
+
+def test_canvases_are_clipped_so_that_runaway_text_cannot_swamp_a_figure():
+    fig = Figure()
+    ax = fig.subplots()
+    page.draw_canvas(ax, ["x" * 50] + ["y"] * 30, "runaway", clip=(40, 20))
+    text = ax.texts[0].get_text().split("\n")
+    assert text[0] == "x" * 40 + "…" and text[-1] == "… 11 more lines" and len(text) == 21
+    page.draw_canvas(ax, [], "empty")
+    assert ax.texts[1].get_text() == "(nothing)"
+
+
+def test_figures_draw_and_are_deterministic():
+    runs = fake_runs()
+    sequences = {s: held_out_sequence(RECIPE, s) for s in (0, 1)}
+    figures = [page.sequence_figure(sequences[0]), page.runs_figure(runs[:4], sequences, 0),
+               page.all_runs_figure(runs[:4], columns=2), page.scores_figure(runs, ["lm", "tiny"]),
+               page.loss_figure([3.0, 2.0, 1.5])]
+    assert all(isinstance(f, Figure) for f in figures)
+    assert to_svg(page.sequence_figure(sequences[0])) == to_svg(page.sequence_figure(sequences[0]))
+
+
+def test_figure_html_embeds_an_image_with_alt_text_and_a_dark_mode_rule():
+    fig = page.loss_figure([2.0, 1.0])
+    svg = page.figure_html(fig, 'a "loss" curve')
+    assert 'alt="a &quot;loss&quot; curve"' in svg and 'data-md-color-scheme="slate"' in svg
+    data = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', svg).group(1)
+    assert base64.b64decode(data).startswith(b"<?xml")
+    png = page.figure_html(fig, "curve", png=True)
+    data = re.search(r'src="data:image/png;base64,([^"]+)"', png).group(1)
+    assert base64.b64decode(data).startswith(b"\x89PNG")
+    assert page.figure_html(fig, "curve", png=True) == png  # no timestamp in the PNG
+
+
+def test_source_shows_the_code_that_runs():
+    block = page.source(page.percent)
+    assert block.startswith("```python\ndef percent(") and block.endswith("\n```")
+    assert "5 seeds (0, 1, 2, 3, 4)" in page.seeds_and_decodings()
+
+
+# --- the page's claims, on the page's own runs (cached by the site build) ------------------
+
+@pytest.fixture(scope="module")
+def runs():
+    from snippets.ascii_pretrained import pretrained_runs
+    from snippets.ascii_tiny_model import tiny_runs
+
+    return pretrained_runs(RECIPE) + tiny_runs(RECIPE) + baseline_runs(RECIPE, SEEDS)
+
+
+@pytest.fixture(scope="module")
+def names(runs):
+    from snippets.ascii_tiny_model import NAME
+
+    return runs[0].model, NAME
+
+
+def test_every_run_is_in_the_table(runs, names):
+    for model in names:
+        made = [(r.temperature, r.seed) for r in runs if r.model == model]
+        assert made == [(t, s) for t in TEMPERATURES for s in SEEDS]
+        assert page.runs_table([r for r in runs if r.model == model]).count("<tr>") == len(made) + 1
+
+
+def test_the_tiny_model_beats_copying_the_last_step_on_the_held_out_picture(runs, names):
+    _, tiny = names
+    copy = page.mean_of(runs, "copy the last step", "accuracy")
+    for decoding in page.decodings_of(runs, tiny):
+        assert page.mean_of(runs, tiny, "accuracy", decoding) > copy
+    assert all(r.score.right_size for r in runs if r.model == tiny)
+    assert page.mean_of(runs, tiny, "noise_left") < 0.01
+
+
+def test_the_pretrained_model_fails_as_the_page_says(runs, names):
+    model, _ = names
+    mine = [r for r in runs if r.model == model]
+    stretch = page.mean_of(runs, "stretch the last step", "accuracy")
+    assert not any(r.score.right_size for r in mine)  # "in no run … the right size"
+    for decoding in page.decodings_of(runs, model):  # "far fewer than simply stretching"
+        assert page.mean_of(runs, model, "accuracy", decoding) < stretch / 2
+    assert page.mean_of(runs, model, "noise_left", "T = 1") > 0.5  # "mostly noise"
+    greedy = [r for r in mine if r.decoding == "greedy"]  # "a loop … until it gives up"
+    assert page.mean_of(runs, model, "repeats", "greedy") > max(
+        0.5, 3 * page.mean_of(runs, "the true step", "repeats"))
+    assert all(r.ended.startswith("gave up") for r in greedy)
+    assert max(r.score.copy for r in mine) < 0.5  # "no run comes close to a verbatim copy"
+
+
+def test_the_tiny_model_does_what_the_page_says(runs, names):
+    _, tiny = names
+    rules = {rule: page.mean_of(runs, rule, "accuracy") for rule in page.RULES}
+
+    def accuracy(decoding):
+        return page.mean_of(runs, tiny, "accuracy", decoding)
+
+    for decoding in ("greedy", "T = 0.4"):  # "more cells exactly right than any of the rules"
+        assert all(accuracy(decoding) > value for value in rules.values())
+    # "at T = 1.0 it loses its edge over the hand-written denoiser" (but not over the others)
+    assert rules["stretch the last step"] < accuracy("T = 1") < rules["stretch and denoise"]
+    assert accuracy("greedy") > accuracy("T = 1") and accuracy("T = 0.4") > accuracy("T = 1")
+    # "… canvases repeat themselves more than the true picture does"
+    assert page.mean_of(runs, tiny, "repeats", "greedy") > max(
+        page.mean_of(runs, "the true step", "repeats"), page.mean_of(runs, tiny, "repeats", "T = 1"))
