@@ -90,8 +90,9 @@ def draw_canvas(ax, canvas, title: str, size: float = 7.0, clip=(40, 20)) -> Non
     lines = [line[:columns] + ("…" if len(line) > columns else "") for line in canvas[:rows]]
     if len(canvas) > rows:
         lines.append(f"… {len(canvas) - rows} more lines")
+    # parse_math off: a canvas may hold "$", which would otherwise start a formula
     ax.text(0.0, 1.0, "\n".join(lines) or "(nothing)", family=MONO, fontsize=size, va="top",
-            ha="left", transform=ax.transAxes, color=INK, linespacing=1.0)
+            ha="left", transform=ax.transAxes, color=INK, linespacing=1.0, parse_math=False)
     ax.set_title(title, fontsize=8, loc="left")
     ax.set_axis_off()
 

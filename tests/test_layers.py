@@ -254,7 +254,7 @@ def test_keeping_every_fact_still_costs_loss(results):
 def test_layer_0_rewrites_the_embedding_and_middle_layers_make_small_edits(results):
     sim, writes = L.similarity(results.states), L.write_sizes(results.states)
     mid = middle(results)
-    assert abs(sim[0, 1]) < 0.05 and writes[0] > 10
+    assert abs(sim[0, 1]) < 0.05 and np.abs(sim[0, 1:]).max() < 0.1 and writes[0] > 10
     assert np.median([writes[i] for i in mid]) < 0.5
     assert np.median([sim[i, i + 1] for i in mid]) > 0.9
     # the dark block: middle states resemble each other more than the embeddings or the output
@@ -274,6 +274,8 @@ def test_the_special_layer_blows_up_the_first_token_only(results):
     first, rest = L.norms(results.states)
     s = results.sink
     assert first[s + 1] / first[s] > 100 and rest[s + 1] / rest[s] < 2
+    each = [state[:, 0].norm(dim=-1) for state in results.states[s:s + 2]]
+    assert bool((each[1] / each[0] > 100).all())  # for the first token of every passage
     assert first[s + 1] > 100 * rest[s + 1]
     assert all(first[i] > 0.9 * first[s + 1] for i in range(s + 1, results.depth - 2))
 
