@@ -40,17 +40,24 @@
 # <a class="md-button" href="ascii-diffusion.py" download>Download this notebook</a>
 
 # %%
+import warnings
+
 from IPython.display import HTML, Markdown, display
 
 from snippets import ascii_canvas as canvas
 from snippets import ascii_diffusion as page
 from snippets.ascii_canvas import SEEDS, Recipe
 
+# transformers asks for ipywidgets to draw progress bars in notebooks;
+# the plain text bars are enough here.
+warnings.filterwarnings("ignore", message="IProgress not found")
+
 recipe = Recipe()
-sequences = {seed: canvas.held_out_sequence(recipe, seed) for seed in SEEDS}
-display(HTML(page.recipe_table(recipe)))
-print(f"Every model sees steps 1 to {recipe.context} and writes step {recipe.context + 1}: "
-      f"{page.seeds_and_decodings()}.")
+sequences = {s: canvas.held_out_sequence(recipe, s) for s in SEEDS}
+k = recipe.context
+display(HTML(page.STYLE + page.recipe_table(recipe)))
+print(f"Every model sees steps 1 to {k} and writes step {k + 1}:")
+print(page.seeds_and_decodings() + ".")
 
 # %% [markdown]
 # ## The process
@@ -65,15 +72,19 @@ print(f"Every model sees steps 1 to {recipe.context} and writes step {recipe.con
 # cells and which characters; each seed gives the same picture different noise.
 
 # %%
-display(Markdown(page.source(canvas.render, canvas.add_noise, canvas.build_sequence)))
+display(Markdown(page.source(
+    canvas.render, canvas.add_noise, canvas.build_sequence)))
 
 # %%
-print("picture characters (light to dark):", repr(canvas.RAMP))
-print(f"noise characters ({len(canvas.NOISE)}):", canvas.NOISE)
+print("picture characters, light to dark:", repr(canvas.RAMP))
+print(f"noise characters ({len(canvas.NOISE)}):")
+print(canvas.NOISE[:42])
+print(canvas.NOISE[42:])
 display(HTML(page.figure_html(
     page.sequence_figure(sequences[0]),
-    "The four steps of the sequence for seed 0: canvases growing from 8 by 4 to 28 by 14 "
-    "characters, with less noise at each step; below each, the same step without noise.")))
+    "The four steps of the sequence for seed 0, titled with their "
+    "share of noise: canvases growing from 8 by 4 to 28 by 14 "
+    "characters; below each, the same step without noise.")))
 
 # %% [markdown]
 # ## What the pretrained model reads
@@ -93,15 +104,17 @@ print(canvas.prompt_text(sequences[0]))
 # about the writing itself:
 #
 # - **Right size**: exactly the expected rows, every row exactly the expected width.
-# - **Noise left**: the share of written characters that are not picture characters.
-# - **Exact cells** (per-character accuracy): the share of the clean target's cells written
-#   with exactly the right character at the same row and column; **cells within one shade**
-#   also accepts a picture character one ramp step off.
-# - **Copy of the last step**: how similar the written canvas is to the last step shown
-#   (1.0 is a verbatim copy), the failure the essay saw in small models.
-# - **Repeated text**: the share of the canvas's 8-character stretches that it has already
-#   written earlier. A loop scores near 1; a real picture has some repeats (runs of `@`),
-#   far fewer.
+# - **Noise** (noise left): the share of written characters that are not picture
+#   characters.
+# - **Exact** (per-character accuracy): the share of the clean target's cells written with
+#   exactly the right character at the same row and column; **±1 shade** also accepts a
+#   picture character one ramp step off.
+# - **Copy** (copy of the last step): how similar the written canvas is to the last step
+#   shown, as difflib's similarity ratio; 100 % is a verbatim copy, the failure the essay
+#   saw in small models.
+# - **Repeats**: the share of the canvas's 8-character stretches that it has already
+#   written earlier. A loop scores near 100 %; a real picture has some repeats (runs of
+#   `@`), far fewer.
 #
 # Three rules that involve no model give the scale: *copy the last step* (the essay's failure
 # mode, verbatim), *stretch the last step* to the new size, noise and all, and *stretch and
@@ -110,6 +123,11 @@ print(canvas.prompt_text(sequences[0]))
 
 # %%
 display(Markdown(page.source(canvas.score, canvas.stretch_and_denoise)))
+
+# %% [markdown]
+# The rules, scored on the held-out picture with every seed's noise:
+
+# %%
 baselines = canvas.baseline_runs(recipe, SEEDS)
 display(HTML(page.summary_table(baselines)))
 
@@ -124,8 +142,9 @@ display(HTML(page.summary_table(baselines)))
 # %%
 from snippets.ascii_pretrained import pretrained_runs
 
-pretrained = pretrained_runs(recipe)
+pretrained = pretrained_runs(recipe)  # generates only if not cached
 model_name = pretrained[0].model
+print(f"{model_name}, every run:")
 display(HTML(page.runs_table(pretrained)))
 
 # %% [markdown]
@@ -135,17 +154,18 @@ display(HTML(page.runs_table(pretrained)))
 display(HTML(page.summary_table(pretrained + baselines)))
 display(HTML(page.figure_html(
     page.runs_figure(pretrained, sequences, seed=0),
-    "For seed 0: the last step shown, the true next step, and the canvas the pretrained "
-    "model wrote at each temperature and greedily.")))
+    "For seed 0: the last step shown, the true next step, and what "
+    "the pretrained model wrote at each temperature and greedily.")))
 
 # %% [markdown]
-# And every canvas it wrote, clipped to the first 32 columns and 16 rows (a `…` marks a cut):
+# Above, and in every canvas it wrote below, the canvases are clipped (a `…` marks a cut)
+# and anything outside printable ASCII is drawn as `·`:
 
 # %%
 display(HTML(page.figure_html(
     page.all_runs_figure(pretrained),
-    "Every canvas the pretrained model wrote, one row per decoding and one column per seed.",
-    png=True)))
+    "Every canvas the pretrained model wrote, small: one row per "
+    "decoding, one column per seed.", png=True)))
 for line in page.describe(pretrained + baselines, model_name):
     print(line)
 
@@ -180,18 +200,23 @@ for line in page.describe(pretrained + baselines, model_name):
 # %%
 from snippets import ascii_tiny_model as tiny
 
-display(Markdown(page.source(tiny.Places, tiny.TinyModel.bias)))
+display(Markdown(page.source(
+    tiny.Places, tiny.TinyModel.__init__, tiny.TinyModel.bias)))
 
 # %%
-model, record = tiny.trained(recipe)  # trains (with a progress bar) only if not cached
-print(f"{tiny.parameter_count(model):,} parameters; {record['config']['steps']} steps of "
-      f"{record['config']['batch']} sequences, on one CPU thread.")
-print(("Loaded from the cache; when it was trained, training took "
-       if record["cached"] else "Trained during this build in ") + f"{record['seconds']:.0f} s.")
+# Trains, with a progress bar, only if no trained model is cached.
+model, record = tiny.trained(recipe)
+settings = record["config"]
+print(f"{tiny.parameter_count(model):,} parameters; "
+      f"{settings['steps']} steps of {settings['batch']} sequences.")
+print("Trained during this build" if not record["cached"] else
+      "Loaded from the cache; when it was trained, training took")
+print(f"{record['seconds']:.0f} s on one CPU thread "
+      f"({record['cpu_seconds']:.0f} s of CPU time).")
 display(HTML(page.figure_html(
     page.loss_figure(record["losses"]),
-    "The tiny model's training loss at every step: it falls fast, then slowly; it cannot "
-    "reach zero, since noise characters are random.")))
+    "The tiny model's training loss at every step: it falls fast, "
+    "then slowly; it cannot reach zero, since noise is random.")))
 
 # %% [markdown]
 # The trained model then writes step 4 for the held-out picture, with the same contexts, the
@@ -199,11 +224,12 @@ display(HTML(page.figure_html(
 
 # %%
 mine = tiny.tiny_runs(recipe)
+print(f"{tiny.NAME}, every run:")
 display(HTML(page.runs_table(mine)))
 display(HTML(page.figure_html(
     page.runs_figure(mine, sequences, seed=0),
-    "For seed 0: the last step shown, the true next step, and the canvas the tiny model "
-    "wrote at each temperature and greedily.")))
+    "For seed 0: the last step shown, the true next step, and what "
+    "the tiny model wrote at each temperature and greedily.")))
 
 # %% [markdown]
 # ## Side by side
@@ -215,8 +241,8 @@ runs = pretrained + mine + baselines
 display(HTML(page.summary_table(runs)))
 display(HTML(page.figure_html(
     page.scores_figure(runs, [model_name, tiny.NAME]),
-    "Scores by decoding for the pretrained model and the tiny model, one dot per seed and a "
-    "bar for the mean, with the three rules as horizontal lines.")))
+    "Scores by decoding for the pretrained and the tiny model, one dot "
+    "per seed and a bar for the mean; the rules as horizontal lines.")))
 for line in page.verdict(runs, model_name, tiny.NAME):
     print(line)
 

@@ -6,6 +6,7 @@ characters, on any machine.
 """
 
 import contextlib
+import dataclasses
 import difflib
 import shutil
 from dataclasses import dataclass, field
@@ -246,9 +247,9 @@ def hopeless(text: str, columns: int, rows: int) -> str | None:
     far from it — a row over twice the width, or two rows too many — or None."""
     lines = text.split("```")[0].split("\n")  # the last one may be unfinished
     if max(map(len, lines)) > 2 * columns:
-        return f"a row over {2 * columns} characters"
+        return f"a row > {2 * columns} chars"
     if len(lines) - 1 > rows + 1:
-        return f"over {rows + 1} rows"
+        return f"> {rows + 1} rows"
     return None
 
 
@@ -272,9 +273,12 @@ class Run:
     canvas: tuple[str, ...]  # the canvas read from it
     score: Score
     ended: str = ""  # how the writing ended
+    rule: bool = False  # written by a rule, not sampled from a model
 
     @property
     def decoding(self) -> str:
+        if self.rule:
+            return "—"
         return "greedy" if self.temperature is None else f"T = {self.temperature:g}"
 
 
@@ -339,7 +343,8 @@ def baseline_runs(recipe: Recipe, seeds) -> list[Run]:
         for seed in seeds:
             sequence = held_out_sequence(recipe, seed)
             canvas = rule(sequence)
-            runs.append(make_run(name, None, seed, "\n".join(canvas), canvas, sequence))
+            run = make_run(name, None, seed, "\n".join(canvas), canvas, sequence)
+            runs.append(dataclasses.replace(run, rule=True))
     return runs
 
 

@@ -18,12 +18,21 @@ from snippets.plotting import INK, MUTED, PALETTE, new_figure, to_svg
 
 MONO = "DejaVu Sans Mono"  # ships with matplotlib: every machine draws the same glyphs
 METRICS = {  # field of Score → how the tables and figures name it
-    "accuracy": "exact cells",
-    "near": "cells within one shade",
-    "noise_left": "noise left",
-    "copy": "copy of the last step",
-    "repeats": "repeated text",
+    "accuracy": "exact",
+    "near": "±1 shade",
+    "noise_left": "noise",
+    "copy": "copy",
+    "repeats": "repeats",
 }
+# Notebook outputs normally wrap long lines; canvases and code must not wrap. And, like the
+# site's other figures, these are dark ink on transparent, inverted in dark mode. A notebook
+# page has no stylesheet of its own, so the rules travel in the page's first output.
+STYLE = """<style>
+.jupyter-wrapper .jp-RenderedText pre, .jupyter-wrapper .jp-RenderedMarkdown pre {
+  white-space: pre; overflow-x: auto; word-break: normal; overflow-wrap: normal;
+  font-size: var(--jp-code-font-size); }
+[data-md-color-scheme="slate"] img.ascii-figure { filter: invert(0.9) hue-rotate(180deg); }
+</style>"""
 RULES = ("copy the last step", "stretch the last step", "stretch and denoise")  # for figures
 
 
@@ -68,9 +77,9 @@ def _table(header: list[str], rows: list[list[str]], numeric_from: int) -> str:
 
 def runs_table(runs: list[Run]) -> str:
     """Every run of one model, one row each, in the order they were made: nothing left out."""
-    header = ["decoding", "seed", "ended", "size written", "right size", *METRICS.values()]
-    rows = [[r.decoding, r.seed, r.ended, f"{r.score.columns} × {r.score.rows}",
-             "yes" if r.score.right_size else "no",
+    header = ["decoding", "seed", "ended", "size written", *METRICS.values()]
+    rows = [[r.decoding, r.seed, r.ended,
+             f"{r.score.columns} × {r.score.rows}" + (" ✓" if r.score.right_size else ""),
              *(percent(getattr(r.score, name)) for name in METRICS)] for r in runs]
     return _table(header, rows, numeric_from=3)
 
@@ -83,55 +92,60 @@ def summary_table(runs: list[Run]) -> str:
 
 
 # --8<-- [start:figures]
-def draw_canvas(ax, canvas, title: str, size: float = 7.0, clip=(40, 20)) -> None:
-    """A canvas as monospace text in a frame, clipped to `clip` (columns, rows) so that a
-    runaway line or an endless column of lines cannot swamp the figure."""
+def printable(line: str) -> str:
+    """The line with anything but printable ASCII (a model may write any token) as '·'."""
+    return "".join(c if " " <= c <= "~" else "·" for c in line)
+
+
+def draw_canvas(ax, canvas, title: str, size: float = 7.0, clip=(36, 16)) -> None:
+    """A canvas as monospace text, clipped to `clip` (columns, rows) with '…' marking a cut,
+    so that a runaway line or an endless column of lines cannot swamp the figure."""
     columns, rows = clip
-    lines = [line[:columns] + ("…" if len(line) > columns else "") for line in canvas[:rows]]
+    lines = [printable(line[:columns]) + ("…" if len(line) > columns else "")
+             for line in canvas[:rows]]
     if len(canvas) > rows:
-        lines.append(f"… {len(canvas) - rows} more lines")
+        lines.append(f"… {len(canvas) - rows} more rows")
     # parse_math off: a canvas may hold "$", which would otherwise start a formula
     ax.text(0.0, 1.0, "\n".join(lines) or "(nothing)", family=MONO, fontsize=size, va="top",
-            ha="left", transform=ax.transAxes, color=INK, linespacing=1.0, parse_math=False)
-    ax.set_title(title, fontsize=8, loc="left")
+            ha="left", transform=ax.transAxes, color=INK, linespacing=1.0, parse_math=False,
+            clip_on=True)
+    ax.set_title(title, fontsize=7.5, loc="left")
     ax.set_axis_off()
 
 
-def canvases_figure(panels: list[tuple[str, list[str]]], height: float = 2.4) -> Figure:
-    """Canvases side by side, each under its title."""
-    fig, axes = new_figure(1, len(panels), height=height)
-    for ax, (title, canvas) in zip(axes, panels):
-        draw_canvas(ax, canvas, title)
-    return fig
-
-
 def sequence_figure(sequence: Sequence) -> Figure:
-    """One sequence: every step as shown to a model (top) and without its noise (bottom)."""
+    """One sequence: every step as shown to a model, titled with its share of noise (top),
+    and without its noise (bottom), each panel as wide as its canvas."""
     recipe = sequence.recipe
-    fig, axes = new_figure(2, len(recipe.sizes), height=3.8)
+    widths = [columns + 3 for columns, _ in recipe.sizes]
+    fig, axes = new_figure(2, len(recipe.sizes), height=4.4,
+                           gridspec_kw={"width_ratios": widths})
     for i, (noisy, clean) in enumerate(zip(sequence.noisy, sequence.clean)):
-        (columns, rows), share = recipe.sizes[i], recipe.noise[i]
-        draw_canvas(axes[0, i], noisy, f"step {i + 1}: {columns}×{rows}, {share:.0%} noise")
-        draw_canvas(axes[1, i], clean, f"step {i + 1} without noise")
+        share = recipe.noise[i]
+        draw_canvas(axes[0, i], noisy, f"step {i + 1}, {share:.0%}", size=9.5)
+        draw_canvas(axes[1, i], clean, "no noise", size=9.5)
     return fig
 
 
 def runs_figure(runs: list[Run], sequences: dict[int, Sequence], seed: int) -> Figure:
     """For one seed: the last step shown, the true next step, and what each decoding wrote."""
     k = sequences[seed].recipe.context
-    chosen = [r for r in runs if r.seed == seed]
-    panels = [(f"step {k} (shown)", list(sequences[seed].noisy[k - 1])),
-              (f"true step {k + 1}", list(sequences[seed].clean[k]))]
-    panels += [(f"{r.decoding}", list(r.canvas)) for r in chosen]
-    return canvases_figure(panels)
+    columns, rows = sequences[seed].recipe.sizes[k]
+    panels = [(f"step {k}, as shown", list(sequences[seed].noisy[k - 1])),
+              (f"step {k + 1}, the truth", list(sequences[seed].clean[k]))]
+    panels += [(f"written, {r.decoding}", list(r.canvas)) for r in runs if r.seed == seed]
+    fig, axes = new_figure(2, 3, height=4.4)
+    for ax, (title, canvas) in zip(axes.flat, panels):
+        draw_canvas(ax, canvas, title, size=8.5, clip=(columns + 4, rows + 1))
+    return fig
 
 
 def all_runs_figure(runs: list[Run], columns: int = 5) -> Figure:
     """Every canvas a model wrote, small: one row per decoding, one column per seed."""
     decodings = list(dict.fromkeys(r.decoding for r in runs))
-    fig, axes = new_figure(len(decodings), columns, height=1.6 * len(decodings))
+    fig, axes = new_figure(len(decodings), columns, height=1.75 * len(decodings))
     for r, ax in zip(runs, axes.flat):
-        draw_canvas(ax, r.canvas, f"{r.decoding}, seed {r.seed}", size=4.2, clip=(32, 16))
+        draw_canvas(ax, r.canvas, f"{r.decoding}, seed {r.seed}", size=5.0, clip=(30, 16))
     return fig
 
 
@@ -139,9 +153,9 @@ def scores_figure(runs: list[Run], models: list[str]) -> Figure:
     """Each score by decoding: one dot per run, a bar for the mean, one colour per model; the
     rule-based baselines as horizontal lines."""
     decodings = decodings_of(runs, models[0])
-    fig, axes = new_figure(1, len(METRICS), height=3.4)
+    fig, axes = new_figure(2, 3, height=5.6)
     width = 0.8 / len(models)
-    for ax, (name, label) in zip(axes, METRICS.items()):
+    for ax, (name, label) in zip(axes.flat, METRICS.items()):
         for m, model in enumerate(models):
             for d, decoding in enumerate(decodings):
                 values = [getattr(r.score, name) for r in runs
@@ -153,12 +167,15 @@ def scores_figure(runs: list[Run], models: list[str]) -> Figure:
         for b, rule in enumerate(RULES):
             ax.axhline(mean_of(runs, rule, name), color=MUTED, lw=1, ls=("--", ":", "-.")[b],
                        label=rule)
-        ax.set_xticks(range(len(decodings)), decodings, rotation=45, fontsize=8)
+        ax.set_xticks(range(len(decodings)), decodings, fontsize=8)
         ax.set_ylim(0, 1.02)
         ax.set_title(label, fontsize=9)
-    axes[0].set_ylabel("share (mean bar, one dot per seed)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("share")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    legend = axes.flat[-1]
+    legend.set_axis_off()
+    legend.legend(handles, labels, loc="center", fontsize=8)
     return fig
 
 
@@ -167,7 +184,7 @@ def loss_figure(losses: list[float]) -> Figure:
     fig, ax = new_figure(height=2.6)
     ax.plot(range(1, len(losses) + 1), losses, color=PALETTE[0], lw=1)
     ax.set_xlabel("optimiser step (4 sequences each)")
-    ax.set_ylabel("cross-entropy (nats per character)")
+    ax.set_ylabel("nats per character")
     ax.set_ylim(0, max(losses) * 1.05)
     return fig
 # --8<-- [end:figures]
@@ -182,47 +199,47 @@ def describe(runs: list[Run], model: str) -> list[str]:
     """The numbers behind the page's reading of the pretrained model's runs."""
     mine = [r for r in runs if r.model == model]
     right = sum(r.score.right_size for r in mine)
-    lines = [f"Canvases of the right size: {right} of {len(mine)} runs.",
-             f"Exact cells, mean of all runs: {percent(mean_of(runs, model, 'accuracy'))}; "
-             f"a copy of the last step gets {percent(mean_of(runs, RULES[0], 'accuracy'))}, "
-             f"the stretched last step {percent(mean_of(runs, RULES[1], 'accuracy'))}."]
+    lines = [f"Right size: {right} of {len(mine)} runs.",
+             f"Exact cells: {percent(mean_of(runs, model, 'accuracy'))} on average.",
+             f"(Copy the last step: {percent(mean_of(runs, RULES[0], 'accuracy'))}; "
+             f"stretch it: {percent(mean_of(runs, RULES[1], 'accuracy'))}.)",
+             f"{'':12}{'noise':>9}{'repeats':>9}{'copy':>9}  gave up"]
     for decoding in decodings_of(runs, model):
         gave_up = sum(r.ended.startswith("gave up") for r in mine if r.decoding == decoding)
-        lines.append(
-            f"{decoding}: noise left {percent(mean_of(runs, model, 'noise_left', decoding))}, "
-            f"repeated text {percent(mean_of(runs, model, 'repeats', decoding))}, "
-            f"copy of the last step {percent(mean_of(runs, model, 'copy', decoding))}; "
-            f"{gave_up} of {len(SEEDS)} runs gave up.")
-    lines.append(f"For scale, the true step: repeated text "
-                 f"{percent(mean_of(runs, 'the true step', 'repeats'))}, copy of the last step "
-                 f"{percent(mean_of(runs, 'the true step', 'copy'))}.")
+        runs_here = sum(r.decoding == decoding for r in mine)
+        lines.append(f"{decoding:12}" + "".join(
+            f"{percent(mean_of(runs, model, name, decoding)):>9}"
+            for name in ("noise_left", "repeats", "copy")) + f"  {gave_up} of {runs_here}")
+    lines.append(f"{'true step':12}" + "".join(
+        f"{percent(mean_of(runs, 'the true step', name)):>9}"
+        for name in ("noise_left", "repeats", "copy")))
     return lines
 
 
 def verdict(runs: list[Run], model: str, tiny: str) -> list[str]:
-    """How the tiny model compares, decoding by decoding, with the rules and the pretrained
-    model, in exact cells (the strictest score)."""
-    lines = []
+    """Exact cells (the strictest score), decoding by decoding: the tiny model against the
+    pretrained model and the three rules."""
+    rules = {rule: mean_of(runs, rule, "accuracy") for rule in RULES}
+    lines = [f"{'exact cells':12}{'tiny':>9}{'pretrained':>12}  rules beaten"]
     for decoding in decodings_of(runs, tiny):
         ours = mean_of(runs, tiny, "accuracy", decoding)
-        beaten = [rule for rule in RULES if ours > mean_of(runs, rule, "accuracy")]
-        lines.append(f"{decoding}: tiny model {percent(ours)} exact cells, pretrained model "
-                     f"{percent(mean_of(runs, model, 'accuracy', decoding))}; better than "
-                     f"{len(beaten)} of the {len(RULES)} rules"
-                     + (f" ({', '.join(beaten)})." if beaten else "."))
+        missed = [rule for rule, value in rules.items() if ours <= value]
+        lines.append(f"{decoding:12}{percent(ours):>9}"
+                     f"{percent(mean_of(runs, model, 'accuracy', decoding)):>12}  "
+                     f"{len(rules) - len(missed)} of {len(rules)}"
+                     + (f" (not {', '.join(missed)})" if missed else ""))
+    lines += [f"{'rule':12}{percent(value):>9}  {rule}" for rule, value in rules.items()]
     right = sum(r.score.right_size for r in runs if r.model == tiny)
     total = sum(r.model == tiny for r in runs)
-    lines.append(f"Tiny model: right size in {right} of {total} runs, noise left "
-                 f"{percent(mean_of(runs, tiny, 'noise_left'))} on average.")
+    lines.append(f"Tiny model: right size in {right} of {total} runs, "
+                 f"noise {percent(mean_of(runs, tiny, 'noise_left'))} on average.")
     return lines
 # --8<-- [end:words]
 
 
 def figure_html(fig: Figure, alt: str, png: bool = False) -> str:
-    """A figure as an <img> with alt text, embedded in the page (SVG, or PNG for the large
-    ones). Like the site's other figures it is dark ink on transparent, inverted in dark
-    mode; the rule travels with the figure, since a notebook page has no stylesheet of its
-    own."""
+    """A figure as an <img> with alt text, embedded in the page: SVG, or PNG for the ones
+    with thousands of characters. The dark-mode rule for class ascii-figure is in STYLE."""
     if png:
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=150, metadata={"Software": None})
@@ -230,10 +247,8 @@ def figure_html(fig: Figure, alt: str, png: bool = False) -> str:
     else:
         data, kind = to_svg(fig), "image/svg+xml"
     source = f"data:{kind};base64,{base64.b64encode(data).decode()}"
-    style = ('<style>[data-md-color-scheme="slate"] img.ascii-figure '
-             "{filter: invert(0.9) hue-rotate(180deg);}</style>")
-    return (f'{style}<img class="ascii-figure" style="max-width:100%" '
-            f'alt="{html.escape(alt)}" src="{source}">')
+    return (f'<img class="ascii-figure" style="max-width:100%" alt="{html.escape(alt)}" '
+            f'src="{source}">')
 
 
 def recipe_table(recipe: Recipe) -> str:

@@ -85,14 +85,17 @@ TASKS = (
 
 
 # --8<-- [start:score]
+def sequence_inputs(task: Task, seed: int) -> list[str]:
+    return random.Random(seed).sample(task.inputs, K_MAX + 1)  # no input twice
+
+
 def example_sequence(task: Task, seed: int, lm: LanguageModel):
-    """K_MAX + 1 examples `input → answer`, all inputs different, as token ids.
+    """K_MAX + 1 examples `input → answer`, one per line, as token ids.
 
     Also returns, per example, the positions whose next token is in its answer.
     """
-    inputs = random.Random(seed).sample(task.inputs, K_MAX + 1)
     ids, answer_positions = [], []
-    for x in inputs:
+    for x in sequence_inputs(task, seed):
         ids += lm.tokenizer(f"{x} →").input_ids
         answer = lm.tokenizer(f" {task.answer(x)}").input_ids
         start = len(ids) - 1  # this position predicts the answer's first token
@@ -162,6 +165,19 @@ def first_token_right(task: Task) -> np.ndarray:
     return (runs()[task.name][1] == np.array(expected)).mean(axis=0)
 
 
+def chosen_word(task: Task) -> np.ndarray:
+    """Which word of the input the answer starts with (0, 1, 2…; -1: none of them)."""
+    lm = load()
+    first = runs()[task.name][1]
+    chosen = np.full(first.shape, -1)
+    for seed in range(first.shape[0]):
+        for k, x in enumerate(sequence_inputs(task, seed)):
+            words = [lm.tokenizer(f" {w}").input_ids[0] for w in x.split()]
+            if first[seed, k] in words:
+                chosen[seed, k] = words.index(first[seed, k])
+    return chosen
+
+
 def late_accuracy(curve: np.ndarray) -> float:
     return float(curve[list(LATE)].mean())
 
@@ -202,6 +218,7 @@ def icl_facts():
         table.append("| " + " | ".join(cells) + " |")
     late = {task.name: late_accuracy(found[task.name]) for task in TASKS}
     labels = label_format()
+    middle_words = chosen_word(TASKS[1])[:, list(LATE)]
     lm = load()
     return {
         "params": f"{sum(p.numel() for p in lm.model.parameters()) / 1e6:.0f}",
@@ -217,6 +234,8 @@ def icl_facts():
         "swap_late": f"{late['swap two words']:.0%}",
         "swap_first_late": f"{late_accuracy(first_token_right(TASKS[0])):.0%}",
         "middle_late": f"{late['middle of three words']:.0%}",
+        "middle_any_word": f"{(middle_words >= 0).mean():.0%}",
+        "middle_last_word": f"{(middle_words == 2).mean():.0%}",
         "next_late": f"{late['next letter']:.0%}",
         "next_best": f"{found['next letter'].max():.0%}",
         "skip_late": f"{late['skip a letter']:.0%}",

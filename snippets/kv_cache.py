@@ -21,9 +21,9 @@ from snippets.plotting import MUTED, PALETTE, new_figure
 PROMPT = "Once upon a time, there was a little"
 NEW_TOKENS = 24
 CONTEXT = 2048  # the context length the page prices the cache at
-TIMED_LENGTHS = (32, 128, 224, 320)  # context lengths at which one decoding step is timed
+TIMED_LENGTHS = (32, 96, 160, 224)  # context lengths at which one decoding step is timed
 REPEATS = 3  # runs of a full recomputation; the cheap cached step gets more
-CACHED_REPEATS = 12
+CACHED_REPEATS = 8
 
 
 # --8<-- [start:incremental]

@@ -593,6 +593,18 @@ def _count(hits: Sequence[bool]) -> str:
     return f"{sum(hits)} of {len(hits)}"
 
 
+def per_passage(r: Results) -> dict[str, list[bool]]:
+    """The big effects, checked passage by passage rather than on the mean."""
+    skip = np.array([s.passage_nll for s in r.skip_one]) - np.array(r.baseline.passage_nll)
+    top4 = np.argsort(-skip, axis=0)[:4]
+    worst_variant = [
+        max(VARIANTS, key=lambda v: np.mean([s.passage_nll[j] for s in r.variants[v, n]]))
+        for n in SIZES for j in range(len(r.baseline.passage_nll))]
+    return {"layer0_worst": list(skip.argmax(axis=0) == 0),
+            "sink_top4": [r.sink in top4[:, j] for j in range(skip.shape[1])],
+            "repeat_worst": [v == "repeat" for v in worst_variant]}
+
+
 @facts("layers", depends=("snippets/data/layer_eval.json",))
 def layer_facts():
     lm, r = load(), experiments()
@@ -620,6 +632,7 @@ def layer_facts():
         "width": str(lm.model.config.hidden_size),
         "passages": str(len(base.passage_nll)),
         "passage_tokens": str(PASSAGE_TOKENS),
+        "scored_tokens": str(len(base.passage_nll) * (PASSAGE_TOKENS - 1)),
         "facts": str(len(base.facts)),
         "sums": str(len(base.sums)),
         "baseline": nats(base.nll),
@@ -686,6 +699,7 @@ def layer_facts():
         "parallel_small_sums": _count(r.variants["parallel", small][0].sums),
         "small_sums_best": _count(max((x for v in VARIANTS for x in r.variants[v, small]),
                                       key=lambda x: sum(x.sums)).sums),
+        **{f"robust_{k}": _count(v) for k, v in per_passage(r).items()},
         "table": comparison_table(rows, lm.name),
         "agrees": str(verdicts.count("agrees")),
         "partly": str(verdicts.count("partly")),

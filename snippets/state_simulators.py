@@ -217,4 +217,6 @@ def state_facts():
         "table": "\n".join(table),
         "influence_top": ", ".join(f"`{show_token(t)}` ({kl:.1f})" for t, kl in ranked[:3]),
         "influence_tokens": str(len(ranked)),
+        "influence_corrected": f"{dict(influence())[' ' + scenario.corrected]:.2f}",
+        "influence_stated": f"{dict(influence())[' ' + scenario.stated]:.2f}",
     }

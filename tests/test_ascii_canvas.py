@@ -179,6 +179,7 @@ def test_stretch_and_denoise_fills_noise_from_earlier_steps():
 def test_baselines_score_as_expected_on_the_held_out_picture():
     runs = ac.baseline_runs(RECIPE, (0, 1))
     assert [r.model for r in runs] == [name for name in ac.BASELINES for _ in (0, 1)]
+    assert {r.decoding for r in runs} == {"—"}
     by = {r.model: r.score for r in runs}
     assert by["copy the last step"].copy == 1.0
     assert by["stretch the last step"].right_size
@@ -216,9 +217,9 @@ def test_repetition_counts_windows_written_before():
 @pytest.mark.parametrize("text, reason", [
     ("@@\n  \n", None),
     ("@@\n  \n@@\n  ", None),  # one row too many is still allowed …
-    ("@@\n  \n@@\n  \n", "over 3 rows"),  # … two are not
+    ("@@\n  \n@@\n  \n", "> 3 rows"),  # … two are not
     ("@@@@", None),
-    ("@@@@@", "a row over 4 characters"),
+    ("@@@@@", "a row > 4 chars"),
     ("@@\n```\n" + "x" * 50, None),  # what follows the end of the canvas does not count
 ])
 def test_hopeless(text, reason):
@@ -227,7 +228,7 @@ def test_hopeless(text, reason):
 
 def test_ending_names_how_a_run_ended():
     assert ac.ending("@@\n  \n```", 2, 2, "```") == "end of canvas"
-    assert ac.ending("@@@@@", 2, 2, "```") == "gave up: a row over 4 characters"
+    assert ac.ending("@@@@@", 2, 2, "```") == "gave up: a row > 4 chars"
     assert ac.ending("@@\n  ", 2, 2, "```") == "out of room"
     sequence = ac.held_out_sequence(RECIPE, 0)
     assert ac.make_run("m", None, 0, "x", ["x"], sequence).ended == ""

@@ -36,11 +36,11 @@ def test_summary_averages_over_seeds():
     assert page.mean_of(fake_runs(), "lm", "accuracy", "greedy") == pytest.approx(0.05)
 
 
-def test_tables_show_every_run_and_escape_text():
+def test_tables_show_all_runs_and_escape_text():
     runs = fake_runs() + [fake("<b>", None, 0, 0.0)]
     table = page.runs_table(runs)
     assert table.count("<tr>") == len(runs) + 1  # and a header
-    assert "&lt;b&gt;" in table and "<b>" not in table
+    assert "&lt;b&gt;" in page.summary_table(runs) and "<b>" not in page.summary_table(runs)
     assert page.summary_table(runs).count("<tr>") == len(page.summary(runs)) + 1
     assert "10.0 %" in page.summary_table(runs)
     assert page.recipe_table(RECIPE).count("<tr>") == len(RECIPE.sizes) + 1
@@ -49,24 +49,30 @@ def test_tables_show_every_run_and_escape_text():
 
 def test_words_give_the_numbers_behind_the_reading():
     lines = page.describe(fake_runs(), "lm")
-    assert lines[0] == "Canvases of the right size: 0 of 4 runs."
-    assert "a copy of the last step gets 10.0 %" in lines[1]
-    assert lines[2].startswith("T = 1: noise left 50.0 %") and "0 of 5 runs gave up" in lines[2]
+    assert lines[0] == "Right size: 0 of 4 runs."
+    assert lines[1:3] == ["Exact cells: 5.0 % on average.",
+                          "(Copy the last step: 10.0 %; stretch it: 30.0 %.)"]
+    assert lines[4] == "T = 1          50.0 %   25.0 %   50.0 %  0 of 2"
+    assert lines[-1].startswith("true step") and len(lines) == 7
     verdict = page.verdict(fake_runs(), "lm", "tiny")
-    assert verdict[0] == ("T = 1: tiny model 60.0 % exact cells, pretrained model 5.0 %; better "
-                          "than 3 of the 3 rules (copy the last step, stretch the last step, "
-                          "stretch and denoise).")
-    assert verdict[-1] == "Tiny model: right size in 4 of 4 runs, noise left 0.0 % on average."
-    weak = [r for r in fake_runs() if r.model != "tiny"] + [fake("tiny", None, 0, 0.0)]
-    assert page.verdict(weak, "lm", "tiny")[0].endswith("better than 0 of the 3 rules.")
+    assert verdict[1] == "T = 1          60.0 %       5.0 %  3 of 3"
+    assert verdict[3:6] == ["rule           10.0 %  copy the last step",
+                            "rule           30.0 %  stretch the last step",
+                            "rule           50.0 %  stretch and denoise"]
+    assert verdict[-1] == "Tiny model: right size in 4 of 4 runs, noise 0.0 % on average."
+    weak = [r for r in fake_runs() if r.model != "tiny"] + [fake("tiny", None, 0, 0.4)]
+    assert page.verdict(weak, "lm", "tiny")[1].endswith("2 of 3 (not stretch and denoise)")
+    assert ">2 × 1 ✓<" in page.runs_table([fake("m", None, 0, 1.0)])
+    assert ">2 × 1<" in page.runs_table([fake("m", None, 0, 1.0, right=False)])
 
 
 def test_canvases_are_clipped_so_that_runaway_text_cannot_swamp_a_figure():
     fig = Figure()
     ax = fig.subplots()
-    page.draw_canvas(ax, ["x" * 50] + ["y"] * 30, "runaway", clip=(40, 20))
+    page.draw_canvas(ax, ["x" * 50] + ["y\r\u30ce"] * 30, "runaway", clip=(40, 20))
     text = ax.texts[0].get_text().split("\n")
-    assert text[0] == "x" * 40 + "…" and text[-1] == "… 11 more lines" and len(text) == 21
+    assert text[0] == "x" * 40 + "…" and text[-1] == "… 11 more rows" and len(text) == 21
+    assert text[1] == "y··"  # a carriage return and a katakana letter, drawn as dots
     page.draw_canvas(ax, [], "empty")
     assert ax.texts[1].get_text() == "(nothing)"
 
@@ -84,7 +90,8 @@ def test_figures_draw_and_are_deterministic():
 def test_figure_html_embeds_an_image_with_alt_text_and_a_dark_mode_rule():
     fig = page.loss_figure([2.0, 1.0])
     svg = page.figure_html(fig, 'a "loss" curve')
-    assert 'alt="a &quot;loss&quot; curve"' in svg and 'data-md-color-scheme="slate"' in svg
+    assert 'alt="a &quot;loss&quot; curve"' in svg and 'class="ascii-figure"' in svg
+    assert 'data-md-color-scheme="slate"] img.ascii-figure' in page.STYLE
     data = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', svg).group(1)
     assert base64.b64decode(data).startswith(b"<?xml")
     png = page.figure_html(fig, "curve", png=True)

@@ -53,7 +53,7 @@ def test_a_greedy_row_is_greedy_decoding(lm):
 
 def test_a_row_gives_up_once_its_canvas_is_hopeless(lm):
     [text] = ap.continue_sequences(PROMPTS[:1], [None], 30, (3, 1), lm)
-    assert hopeless(text, 3, 1) == "a row over 6 characters"
+    assert hopeless(text, 3, 1) == "a row > 6 chars"
     assert len(lm.tokenizer(text).input_ids) < 10  # stopped long before its 30 tokens
 
 

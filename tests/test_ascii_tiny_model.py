@@ -149,7 +149,18 @@ def test_generation_is_seeded_and_stops_at_a_blank_line():
     assert tm.generate(model, sequences, None, [0, 1]) == ["\n\n", "\n\n"]
 
 
-def test_tiny_runs_score_every_run_and_are_cached(cache):
+def test_generation_stops_when_out_of_room(monkeypatch):
+    model, _ = model_and_batch()
+    with torch.no_grad():  # a model that only ever writes "@", and is never stopped early
+        model.head.weight.zero_()
+        model.head.bias.fill_(0).data[tm.INDEX["@"]] = 10
+    monkeypatch.setattr(tm, "hopeless", lambda *args: None)
+    columns, rows = SMALL.sizes[SMALL.context]
+    [text] = tm.generate(model, [small_sequence()], None, [0])
+    assert text == "@" * (3 * ((columns + 1) * rows + 1) // 2)
+
+
+def test_tiny_runs_are_scored_and_cached(cache):
     runs = tm.tiny_runs(SMALL, CONFIG, temperatures=(1.0, None), seeds=(0, 1))
     assert [(r.decoding, r.seed) for r in runs] == [
         ("T = 1", 0), ("T = 1", 1), ("greedy", 0), ("greedy", 1)]

@@ -65,6 +65,9 @@ def test_what_the_model_learns_in_context():
 
 def test_what_the_model_does_not_learn_in_context():
     assert late("middle of three words") < TASK["middle of three words"].guess
+    chosen = ic.chosen_word(TASK["middle of three words"])[:, list(ic.LATE)]
+    assert (chosen >= 0).mean() > 0.9  # it answers with one of the three words…
+    assert (chosen == 2).mean() > 0.5  # …mostly the last one
     assert 0.35 < late("invented labels") < 0.65  # the mapping: a coin toss
     labels = ic.label_format()
     assert labels[0] < 0.1 and ic.late_accuracy(labels) > 0.9  # the label set: learned

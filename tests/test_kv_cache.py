@@ -78,6 +78,8 @@ def test_kv_cache_facts_are_the_measured_numbers(lm):
     assert float(facts["context_memory_mha"].split()[0]) == pytest.approx(
         ratio * float(facts["context_memory"].split()[0]))
     assert facts["greedy_text"] and "\n" not in facts["greedy_text"]
+    weights = sum(p.numel() * p.element_size() for p in lm.model.parameters())
+    assert size.for_tokens(2048) < weights / 2  # modest next to the weights, for this model
 
 
 def test_cumulative_cost_is_linear_with_a_flat_step_and_quadratic_with_a_linear_one():
@@ -93,6 +95,10 @@ def test_a_cached_step_is_much_cheaper_than_recomputing_a_long_context():
     assert cached * 3 < full  # measured ratio is ~10-50x; the margin absorbs a busy machine
     shortest, longest = min(times), max(times)
     assert times[longest][1] > times[shortest][1]  # recomputing grows with the context
+    # ... much faster than one cached step does (that grows only by the attention over keys)
+    growth_cached = times[longest][0] / times[shortest][0]
+    growth_full = times[longest][1] / times[shortest][1]
+    assert growth_cached < growth_full
 
 
 def test_the_timing_figure_and_facts_show_the_measurements():

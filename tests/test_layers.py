@@ -2,6 +2,7 @@
 every claim the page makes holds on the real model, on the page's own evaluation set."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -331,6 +332,13 @@ def test_sums_survive_no_surgery_on_the_smallest_block(results):
     assert max(s.sum_accuracy for s in runs) < 0.5
 
 
+def test_the_large_effects_hold_passage_by_passage(results):
+    robust = L.per_passage(results)
+    assert all(robust["layer0_worst"]) and all(robust["sink_top4"])
+    assert all(robust["repeat_worst"])
+    assert len(robust["repeat_worst"]) == len(L.SIZES) * len(results.baseline.passage_nll)
+
+
 # "The paper beside this model": the verdicts the prose and the summary count.
 
 def test_the_verdicts(results):
@@ -366,4 +374,6 @@ def test_the_page_is_built_with_its_figures_and_numbers(built_site):
     html = (built_site / "layers-as-painters" / "index.html").read_text()
     for name in ("layer-skip", "layer-states", "layer-variants"):
         assert f'src="../figures/{name}.svg"' in html
-    assert "{{" not in html and "class FirstTokenOnly" in html and "● agrees" in html
+    left = re.findall(r".{80}\{\{\s*[\w-]+\.\w+\s*\}\}.{20}", html)
+    assert not left, left  # every number was filled in
+    assert "FirstTokenOnly" in html and "● agrees" in html  # the code is included

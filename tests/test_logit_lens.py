@@ -68,6 +68,16 @@ def test_the_grid_ends_in_the_models_predictions_and_starts_by_echoing_the_input
     assert settled[-1] >= lm.model.config.num_hidden_layers - 5
 
 
+GENERIC = {",", ".", " ", "-", " (", " the", " of", " and", " is", " a"}
+
+
+def test_the_middle_layers_guess_generic_tokens(lm):
+    g = ll.grid()
+    layers = lm.model.config.num_hidden_layers
+    middle = [token for row in g["top"][layers // 3:2 * layers // 3] for token in row]
+    assert sum(token in GENERIC for token in middle) > 0.8 * len(middle)
+
+
 def test_figures_draw_the_tracked_numbers():
     tracks = ll.tracks()
     fig = ll.logit_lens_answers_figure()

@@ -47,6 +47,13 @@ def test_each_story_answers_with_the_fact_its_whole_text_implies():
     assert late_wins >= len(ss.SCENARIOS) - 1
 
 
+def test_an_irrelevant_sentence_often_makes_the_stated_answer_more_likely():
+    found = ss.comparisons()
+    sharper = sum(c["neutral sentence added"]["p_stated"] > c["as stated"]["p_stated"]
+                  for c in found)
+    assert sharper > len(found) / 2
+
+
 def test_the_model_hedges_after_a_correction():
     after = ss.comparisons()[0]["corrected late"]
     assert after["p_corrected"] > after["p_stated"] > 0.05
@@ -56,6 +63,8 @@ def test_deleting_the_correction_matters_more_than_deleting_the_original_fact(lm
     influence = dict(ss.influence())
     assert len(ss.influence()) == len(lm.tokenizer(ss.SCENARIOS[0].prompts()["corrected late"]).input_ids)
     assert influence[" Friday"] > 2 * influence[" Monday"]
+    facts = ss.state_facts()
+    assert float(facts["influence_corrected"]) > 2 * float(facts["influence_stated"])
 
 
 def test_figures_draw_the_measured_numbers():
