@@ -80,11 +80,12 @@ print("picture characters, light to dark:", repr(canvas.RAMP))
 print(f"noise characters ({len(canvas.NOISE)}):")
 print(canvas.NOISE[:42])
 print(canvas.NOISE[42:])
+(first, _), (last, _) = recipe.sizes[0], recipe.sizes[-1]
 display(HTML(page.figure_html(
     page.sequence_figure(sequences[0]),
-    "The four steps of the sequence for seed 0, titled with their "
-    "share of noise: canvases growing from 8 by 4 to 28 by 14 "
-    "characters; below each, the same step without noise.")))
+    f"The steps of the sequence for seed 0, titled with their share "
+    f"of noise: canvases growing from {first} to {last} characters "
+    f"wide; below each, the same step without noise.")))
 
 # %% [markdown]
 # ## What the pretrained model reads
@@ -136,8 +137,11 @@ display(HTML(page.summary_table(baselines)))
 #
 # All runs go through transformers' own `generate` in one batch, each row sampling at its
 # own temperature with no top-k or top-p cut (greedy rows keep only the top token), and each
-# row has room for half as many tokens again as the true next canvas needs. Every run is in
-# the table, in the order it was made.
+# row has room for half as many tokens again as the true next canvas needs. A row stops at
+# its closing fence, or as soon as its canvas is hopeless — a row more than twice as wide as
+# it should be, or two rows too many — since nothing written after that could change its
+# size verdict; the *ended* column says which. Every run is in the table, in the order it
+# was made.
 
 # %%
 from snippets.ascii_pretrained import pretrained_runs
@@ -186,7 +190,8 @@ for line in page.describe(pretrained + baselines, model_name):
 # pictures matplotlib ships — a drawing of a gift box, the matplotlib logo, an MRI slice and
 # two elevation maps — cut into random windows (random size and position, sometimes
 # mirrored), and on pictures of random shapes drawn on the fly. The portrait is never among
-# them. The sequences follow the same recipe as above: same sizes, same noise schedule.
+# them. The sequences follow the same recipe as above: same sizes, same noise schedule. The
+# loss is the usual next-character cross-entropy, over whole sequences.
 #
 # The model reads one character per token, the canvases separated by a blank line. Its one
 # architectural idea: each character knows *where on its canvas* it sits, as a fraction of
@@ -219,8 +224,9 @@ display(HTML(page.figure_html(
     "then slowly; it cannot reach zero, since noise is random.")))
 
 # %% [markdown]
-# The trained model then writes step 4 for the held-out picture, with the same contexts, the
-# same temperatures and the same room to write as the pretrained model:
+# The trained model then writes the next step for the held-out picture, with the same
+# contexts, the same temperatures, the same room to write and the same rule for giving up
+# as the pretrained model:
 
 # %%
 mine = tiny.tiny_runs(recipe)

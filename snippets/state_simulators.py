@@ -18,6 +18,7 @@ from snippets.plotting import PALETTE, new_figure
 NEUTRAL = " The weather was nice that day."
 CORRECTION = " Actually, I was wrong: "
 CONDITIONS = ("as stated", "neutral sentence added", "changed early", "corrected late")
+KEYS = ("stated", "neutral", "early", "late")  # the conditions' names in the page's facts
 
 
 # --8<-- [start:scenario]
@@ -94,6 +95,7 @@ def compare(scenario: Scenario, lm: LanguageModel | None = None) -> dict:
     corrected = token_id(scenario.corrected, lm)
     return {
         condition: {"top": lm.tokenizer.decode([int(row.argmax())]),
+                    "p_top": float(row.max().exp()),
                     "kl": float(kl),
                     "p_stated": float(row[stated].exp()),
                     "p_corrected": float(row[corrected].exp())}
@@ -195,20 +197,21 @@ def state_facts():
         cells = " | ".join(f"`{show_token(c[k]['top'])}` ({c[k]['kl']:.2f})" for k in CONDITIONS)
         table.append(f"| {s.stated} → {s.corrected} | {cells} |")
     ranked = sorted(influence(), key=lambda pair: -pair[1])
+    versions = {}
+    for key, condition, prompt in zip(KEYS, CONDITIONS, scenario.prompts().values()):
+        versions[f"{key}_prompt"] = prompt
+        versions[f"{key}_top"] = show_token(main[condition]["top"])
+        versions[f"{key}_p_top"] = f"{main[condition]['p_top']:.2f}"
+        versions[f"{key}_kl"] = f"{main[condition]['kl']:.2f}"
     return {
+        **versions,
         "count": str(n),
-        "prompt_stated": scenario.prompts()["as stated"],
-        "prompt_corrected": scenario.prompts()["corrected late"],
         "main_top_stated": show_token(main["as stated"]["top"]),
-        "main_p_stated": f"{main['as stated']['p_stated']:.2f}",
-        "main_top_corrected": show_token(main["corrected late"]["top"]),
-        "main_p_corrected": f"{main['corrected late']['p_corrected']:.2f}",
         "main_p_stated_after": f"{main['corrected late']['p_stated']:.2f}",
-        "main_kl": f"{main['corrected late']['kl']:.2f}",
-        "stated_top": str(top_is("as stated", "stated")),
-        "neutral_top": str(top_is("neutral sentence added", "stated")),
-        "early_top": str(top_is("changed early", "corrected")),
-        "late_top": str(top_is("corrected late", "corrected")),
+        "stated_wins": str(top_is("as stated", "stated")),
+        "neutral_wins": str(top_is("neutral sentence added", "stated")),
+        "early_wins": str(top_is("changed early", "corrected")),
+        "late_wins": str(top_is("corrected late", "corrected")),
         "late_failures": ", ".join(f"{s.stated} → {s.corrected}" for s, c in zip(SCENARIOS, found)
                                    if c["corrected late"]["top"].strip() != s.corrected),
         "kl_neutral": median(c["neutral sentence added"]["kl"] for c in found),

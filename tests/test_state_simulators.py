@@ -84,9 +84,12 @@ def test_figures_draw_the_measured_numbers():
 
 def test_state_facts_count_what_the_comparisons_show():
     facts = ss.state_facts()
-    assert facts["main_top_stated"] == "␣Monday" and facts["main_top_corrected"] == "␣Friday"
-    assert facts["neutral_top"] == facts["early_top"] == facts["count"] == str(len(ss.SCENARIOS))
+    assert facts["main_top_stated"] == facts["stated_top"] == "␣Monday"
+    assert facts["late_top"] == facts["early_top"] == "␣Friday"
+    assert facts["late_prompt"] == ss.SCENARIOS[0].prompts()["corrected late"]
+    assert float(facts["neutral_kl"]) < float(facts["late_kl"]) < float(facts["early_kl"])
+    assert facts["neutral_wins"] == facts["early_wins"] == facts["count"] == str(len(ss.SCENARIOS))
     late_failures = [f for f in facts["late_failures"].split(", ") if f]
-    assert int(facts["late_top"]) == len(ss.SCENARIOS) - len(late_failures)
+    assert int(facts["late_wins"]) == len(ss.SCENARIOS) - len(late_failures)
     assert float(facts["kl_neutral"]) < float(facts["kl_late"]) < float(facts["kl_early"])
     assert facts["table"].count("\n") == len(ss.SCENARIOS) + 1
