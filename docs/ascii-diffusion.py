@@ -44,8 +44,8 @@ import warnings
 
 from IPython.display import HTML, Markdown, display
 
-from snippets import ascii_canvas as canvas
-from snippets import ascii_diffusion as page
+import snippets.ascii_canvas as canvas
+import snippets.ascii_diffusion as page
 from snippets.ascii_canvas import SEEDS, Recipe
 
 # transformers asks for ipywidgets to draw progress bars in notebooks;
@@ -203,7 +203,7 @@ for line in page.describe(pretrained + baselines, model_name):
 # the canvas is given to it, and what it has to learn is what to write in each cell.
 
 # %%
-from snippets import ascii_tiny_model as tiny
+import snippets.ascii_tiny_model as tiny
 
 display(Markdown(page.source(
     tiny.Places, tiny.TinyModel.__init__, tiny.TinyModel.bias)))

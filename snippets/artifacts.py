@@ -17,6 +17,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +139,8 @@ def cache_key(artifact: Artifact) -> str:
     for extra in artifact.depends:
         digest.update(f"{extra}\n".encode() + (PACKAGE.parent / extra).read_bytes())
     digest.update(model.fingerprint().encode())
+    # Float sums depend on how many threads split them: results are per thread setting.
+    digest.update(f"cpus={os.cpu_count()} {os.environ.get('OMP_NUM_THREADS')}\n".encode())
     for library in LIBRARIES:
         digest.update(f"{library}=={importlib.metadata.version(library)}\n".encode())
     return digest.hexdigest()[:20]

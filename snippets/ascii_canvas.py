@@ -5,9 +5,11 @@ one before. Everything here is deterministic: the same picture, recipe and seed 
 characters, on any machine.
 """
 
+import ast
 import contextlib
 import dataclasses
 import difflib
+import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,17 +18,14 @@ import numpy as np
 from matplotlib import cbook
 from PIL import Image, ImageDraw
 
-# --8<-- [start:alphabet]
 RAMP = " .:-=+*#%@"  # picture characters, from light (space) to dark (@)
 # Noise characters never appear in a clean canvas, so the noise left in any canvas can be
 # counted exactly. Backticks are kept out: the pretrained model's prompt fences canvases
 # with them.
 NOISE = "".join(c for c in map(chr, range(33, 127)) if c not in RAMP and c != "`")
 LEVEL = {c: i for i, c in enumerate(RAMP)}
-# --8<-- [end:alphabet]
 
 
-# --8<-- [start:recipe]
 @dataclass(frozen=True)
 class Recipe:
     """The schedule of one sequence: canvas sizes (columns, rows) and the share of noise."""
@@ -41,14 +40,12 @@ class Recipe:
         if not 1 <= self.context < len(self.sizes):
             raise ValueError(f"context must be 1 to {len(self.sizes) - 1} steps, "
                              f"not {self.context}")
-# --8<-- [end:recipe]
 
 
 TEMPERATURES = (1.0, 0.7, 0.4, None)  # every model is run at each; None: greedy decoding
 SEEDS = (0, 1, 2, 3, 4)  # each seed: other noise in the context, and other samples
 
 
-# --8<-- [start:pictures]
 TEST_PICTURE = "grace_hopper.jpg"  # held out: the tiny model never trains on it
 TRAINING_PICTURES = ("logo2.png", "Minduka_Present_Blue_Pack.png", "s1045.ima.gz",
                      "jacksboro_fault_dem.npz", "topobathy.npz")
@@ -67,7 +64,6 @@ def load_picture(name: str) -> np.ndarray:
         paper = Image.new("RGBA", image.size, "white")
         grey = np.asarray(Image.alpha_composite(paper, image).convert("L"), np.float64)
     return _unit(grey)
-# --8<-- [end:pictures]
 
 
 def _unit(grey: np.ndarray) -> np.ndarray:
@@ -95,7 +91,6 @@ def shapes_picture(rng: np.random.Generator, side: int = 128) -> np.ndarray:
     return _unit(np.asarray(image, np.float64))
 
 
-# --8<-- [start:render]
 def crop(picture: np.ndarray, aspect: float, scale: float = 1.0, where=(0.5, 0.5),
          flip: bool = False) -> np.ndarray:
     """The largest window of the given width/height `aspect`, shrunk by `scale`, placed at
@@ -118,20 +113,16 @@ def render(picture: np.ndarray, columns: int, rows: int) -> list[str]:
     light = np.clip((cells - low) / max(high - low, 1e-6), 0, 1)
     levels = np.minimum((1 - light) * len(RAMP), len(RAMP) - 1).astype(int)
     return ["".join(RAMP[i] for i in row) for row in levels]
-# --8<-- [end:render]
 
 
-# --8<-- [start:noise]
 def add_noise(canvas: list[str], share: float, rng: np.random.Generator) -> list[str]:
     """Replace exactly round(share × cells) characters, chosen at random, by noise."""
     cells = np.array([list(row) for row in canvas])
     chosen = rng.choice(cells.size, size=int(round(share * cells.size)), replace=False)
     cells.flat[chosen] = rng.choice(list(NOISE), size=len(chosen))
     return ["".join(row) for row in cells]
-# --8<-- [end:noise]
 
 
-# --8<-- [start:sequence]
 @dataclass(frozen=True)
 class Sequence:
     clean: tuple[tuple[str, ...], ...]  # each step without noise: what a perfect model writes
@@ -157,7 +148,6 @@ def aspect(recipe: Recipe) -> float:
 def held_out_sequence(recipe: Recipe, seed: int) -> Sequence:
     """The held-out picture, whole (a centred window of the canvas's shape), for one seed."""
     return build_sequence(crop(load_picture(TEST_PICTURE), aspect(recipe)), recipe, seed)
-# --8<-- [end:sequence]
 
 
 def training_sequence(recipe: Recipe, seed: int, pictures: dict[str, np.ndarray]) -> Sequence:
@@ -171,7 +161,6 @@ def training_sequence(recipe: Recipe, seed: int, pictures: dict[str, np.ndarray]
     return build_sequence(window, recipe, seed)
 
 
-# --8<-- [start:prompt]
 TITLE = "ASCII art, refined step by step: each canvas is larger and less noisy than the last."
 
 
@@ -191,10 +180,8 @@ def parse_canvas(text: str) -> list[str]:
     body = text.split("```")[0]
     lines = body.split("\n")
     return lines[:-1] if lines[-1] == "" else lines
-# --8<-- [end:prompt]
 
 
-# --8<-- [start:score]
 @dataclass(frozen=True)
 class Score:
     columns: int  # the widest line written
@@ -238,10 +225,8 @@ def score(canvas: list[str], target, previous) -> Score:
                                      autojunk=False).ratio(),
         repeats=repetition("\n".join(canvas)),
     )
-# --8<-- [end:score]
 
 
-# --8<-- [start:ending]
 def hopeless(text: str, columns: int, rows: int) -> str | None:
     """Why a canvas still being written can no longer come out the right size, and is already
     far from it — a row over twice the width, or two rows too many — or None."""
@@ -259,7 +244,6 @@ def ending(text: str, columns: int, rows: int, end: str) -> str:
         return "end of canvas"
     reason = hopeless(text, columns, rows)
     return f"gave up: {reason}" if reason else "out of room"
-# --8<-- [end:ending]
 
 
 @dataclass(frozen=True)
@@ -293,7 +277,6 @@ def make_run(model: str, temperature, seed: int, text: str, canvas, sequence: Se
                "" if end is None else ending(text, columns, rows, end))
 
 
-# --8<-- [start:baselines]
 def copy_previous(sequence: Sequence) -> list[str]:
     """Write the last step shown again, unchanged: the failure the seed essay saw."""
     return list(sequence.noisy[sequence.recipe.context - 1])
@@ -324,7 +307,6 @@ def stretch_and_denoise(sequence: Sequence) -> list[str]:
         holes = ~np.isin(out, list(RAMP))
         out[holes] = earlier[holes]
     return ["".join(row) for row in out]
-# --8<-- [end:baselines]
 
 
 def true_step(sequence: Sequence) -> list[str]:
@@ -360,6 +342,16 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def code_key(*names: str, folder: Path = Path(__file__).parent) -> str:
+    """A digest of the code in these files, read as syntax trees: editing a comment or the
+    layout leaves it unchanged, so caches keyed by it survive such edits."""
+    digest = hashlib.sha256()
+    for name in names:
+        tree = ast.parse((folder / name).read_text())
+        digest.update(name.encode() + ast.dump(tree).encode())
+    return digest.hexdigest()[:16]
 
 
 def prune(keep: Path) -> None:

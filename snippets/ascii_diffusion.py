@@ -36,7 +36,6 @@ STYLE = """<style>
 RULES = ("copy the last step", "stretch the last step", "stretch and denoise")  # for figures
 
 
-# --8<-- [start:summary]
 def summary(runs: list[Run]) -> list[dict]:
     """One row per model and decoding: the mean of every score over the seeds."""
     groups: dict[tuple, list[Run]] = {}
@@ -50,7 +49,6 @@ def summary(runs: list[Run]) -> list[dict]:
                      **{name: statistics.fmean(getattr(s, name) for s in scores)
                         for name in METRICS}})
     return rows
-# --8<-- [end:summary]
 
 
 def mean_of(runs: list[Run], model: str, metric: str, decoding: str | None = None) -> float:
@@ -86,12 +84,12 @@ def runs_table(runs: list[Run]) -> str:
 
 def summary_table(runs: list[Run]) -> str:
     header = ["model", "decoding", "runs", "right size", *METRICS.values()]
-    rows = [[row["model"], row["decoding"], row["runs"], f'{row["right size"]} of {row["runs"]}',
+    rows = [[row["model"], row["decoding"], row["runs"],
+             f'{row["right size"]} of {row["runs"]}',
              *(percent(row[name]) for name in METRICS)] for row in summary(runs)]
     return _table(header, rows, numeric_from=2)
 
 
-# --8<-- [start:figures]
 def printable(line: str) -> str:
     """The line with anything but printable ASCII (a model may write any token) as '·'."""
     return "".join(c if " " <= c <= "~" else "·" for c in line)
@@ -187,10 +185,8 @@ def loss_figure(losses: list[float]) -> Figure:
     ax.set_ylabel("nats per character")
     ax.set_ylim(0, max(losses) * 1.05)
     return fig
-# --8<-- [end:figures]
 
 
-# --8<-- [start:words]
 def decodings_of(runs: list[Run], model: str) -> list[str]:
     return list(dict.fromkeys(r.decoding for r in runs if r.model == model))
 
@@ -234,7 +230,6 @@ def verdict(runs: list[Run], model: str, tiny: str) -> list[str]:
     lines.append(f"Tiny model: right size in {right} of {total} runs, "
                  f"noise {percent(mean_of(runs, tiny, 'noise_left'))} on average.")
     return lines
-# --8<-- [end:words]
 
 
 def figure_html(fig: Figure, alt: str, png: bool = False) -> str:
@@ -265,4 +260,5 @@ def seeds_and_decodings() -> str:
 
 def source(*functions) -> str:
     """The source of functions as one Markdown code block: the page shows the code it runs."""
-    return "```python\n" + "\n\n\n".join(inspect.getsource(f).rstrip() for f in functions) + "\n```"
+    code = "\n\n\n".join(inspect.getsource(function).rstrip() for function in functions)
+    return f"```python\n{code}\n```"

@@ -9,14 +9,13 @@ the model), so a rebuild only re-scores it.
 import hashlib
 import importlib.metadata
 import json
-from pathlib import Path
 
 import torch
 import transformers
 
-from snippets.ascii_canvas import (SEEDS, TEMPERATURES, Recipe, Run, held_out_sequence,
-                                   hopeless, make_run, one_thread, parse_canvas, prompt_text,
-                                   prune)
+from snippets.ascii_canvas import (SEEDS, TEMPERATURES, Recipe, Run, code_key,
+                                   held_out_sequence, hopeless, make_run, one_thread,
+                                   parse_canvas, prompt_text, prune)
 from snippets.cache import atomic_write, cache_dir
 from snippets.model import LanguageModel, fingerprint, load
 
@@ -24,7 +23,6 @@ from snippets.model import LanguageModel, fingerprint, load
 FENCE = "```"  # ends a canvas in the prompt, and in what the model writes
 
 
-# --8<-- [start:generate]
 class RowTemperatures(transformers.LogitsProcessor):
     """A logits processor giving each row of the batch its own temperature: logits / T, or,
     for T = None, every token but the top one removed, so that sampling is greedy decoding."""
@@ -53,8 +51,10 @@ class CanvasDone(transformers.StoppingCriteria):
 
     def __call__(self, input_ids, scores, **kwargs):
         texts = self.tokenizer.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
-        return torch.tensor([FENCE in text or hopeless(text, self.columns, self.rows) is not None
-                             for text in texts])
+        return torch.tensor([self.done(text) for text in texts])
+
+    def done(self, text: str) -> bool:
+        return FENCE in text or hopeless(text, self.columns, self.rows) is not None
 
 
 @one_thread()
@@ -86,7 +86,6 @@ def continue_sequences(prompts: list[str], temperatures, max_new_tokens: int, si
             max_new_tokens=max_new_tokens, pad_token_id=tokenizer.eos_token_id)
     new = out[:, batch.input_ids.shape[1]:]
     return [tokenizer.decode(row, skip_special_tokens=True) for row in new]
-# --8<-- [end:generate]
 
 
 def token_budget(recipe: Recipe, lm: LanguageModel) -> int:
@@ -102,14 +101,12 @@ LIBRARIES = ("torch", "transformers", "tokenizers", "numpy", "pillow", "matplotl
 def cache_key(recipe: Recipe, temperatures, seeds) -> str:
     """Changes whenever the texts could: the code, recipe, runs, model and libraries."""
     digest = hashlib.sha256(f"{recipe!r} {temperatures!r} {seeds!r} {fingerprint()}".encode())
-    for name in SOURCES:
-        digest.update(name.encode() + (Path(__file__).parent / name).read_bytes())
+    digest.update(code_key(*SOURCES).encode())
     for library in LIBRARIES:
         digest.update(f"{library}=={importlib.metadata.version(library)}\n".encode())
     return digest.hexdigest()[:16]
 
 
-# --8<-- [start:runs]
 def pretrained_runs(recipe: Recipe = Recipe(), temperatures=TEMPERATURES, seeds=SEEDS,
                     lm: LanguageModel | None = None) -> list[Run]:
     """Every run, one per (temperature, seed): the text from the cache, or generated now."""
@@ -128,4 +125,3 @@ def pretrained_runs(recipe: Recipe = Recipe(), temperatures=TEMPERATURES, seeds=
     return [make_run(record["model"], t, seed, text, parse_canvas(text),
                      held_out_sequence(recipe, seed), end=FENCE)
             for (t, seed), text in zip(grid, record["texts"], strict=True)]
-# --8<-- [end:runs]

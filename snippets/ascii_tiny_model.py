@@ -13,8 +13,10 @@ this file, the canvas code, the recipe and the training settings.
 
 import hashlib
 import importlib.metadata
+import io
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,8 +28,9 @@ from torch import nn
 from tqdm import tqdm
 
 from snippets.ascii_canvas import (NOISE, RAMP, SEEDS, TEMPERATURES, TRAINING_PICTURES, Recipe,
-                                   Run, Sequence, held_out_sequence, hopeless, load_picture,
-                                   make_run, one_thread, prune, training_sequence)
+                                   Run, Sequence, code_key, held_out_sequence, hopeless,
+                                   load_picture, make_run, one_thread, prune,
+                                   training_sequence)
 from snippets.cache import atomic_folder, atomic_write, cache_dir
 
 NAME = "tiny model (ours)"
@@ -37,7 +40,6 @@ NEWLINE = INDEX["\n"]
 FREQUENCIES = 6  # sine/cosine pairs per axis for the place features
 
 
-# --8<-- [start:text]
 def sequence_text(sequence: Sequence, steps: int | None = None) -> str:
     """Canvases one after another, each row ending in a newline, a blank line after each."""
     return "".join("".join(row + "\n" for row in canvas) + "\n"
@@ -55,10 +57,8 @@ def decode(ids) -> str:
 def canvas_of(text: str) -> list[str]:
     """The canvas written at the start of `text`: its rows up to the first blank line."""
     return text.split("\n\n")[0].split("\n") if text.strip("\n") else []
-# --8<-- [end:text]
 
 
-# --8<-- [start:places]
 class Places:
     """Walks the text and says where each character sits: (step, row, column)."""
 
@@ -90,7 +90,6 @@ def places(ids: list[int], recipe: Recipe) -> tuple[list, list]:
         walker.advance(token)
         following.append(walker.here())
     return own, following
-# --8<-- [end:places]
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,6 @@ class Config:
     seed: int = 0
 
 
-# --8<-- [start:model]
 def place_features(place: torch.Tensor) -> torch.Tensor:
     """(…, 3) places → sines and cosines of the position across and down, and two flags: the
     row is over (a newline is due), the canvas is over (a blank line is due)."""
@@ -178,7 +176,6 @@ class TinyModel(nn.Module):
             x, kv = block(x, bias, None if cache is None else cache[0][i])
             layers.append(kv)
         return self.head(self.norm(x)), (layers, keys)
-# --8<-- [end:model]
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -192,7 +189,16 @@ def batch_tensors(texts: list[str], recipe: Recipe):
             torch.tensor(following, dtype=torch.float32))
 
 
-# --8<-- [start:train]
+def terminal():
+    """A text stream to the terminal. In a notebook kernel, sys.stderr feeds the notebook and
+    its fileno() is the kernel's own stderr: the terminal that started it (during a site
+    build, the builder's)."""
+    try:
+        return open(sys.stderr.fileno(), "w", closefd=False)
+    except (io.UnsupportedOperation, AttributeError):
+        return sys.__stderr__
+
+
 def training_batch(recipe: Recipe, config: Config, step: int, pictures) -> list[str]:
     """A batch of whole sequences from random windows of the training pictures."""
     seeds = range(step * config.batch, (step + 1) * config.batch)
@@ -213,8 +219,11 @@ def train(recipe: Recipe, config: Config, progress: bool = True):
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, rate)
     losses, started, cpu = [], time.perf_counter(), time.process_time()
+    # The bar is drawn live on the terminal. In a notebook, where every redraw would become
+    # an output of its own, only the finished bar goes into the notebook.
+    in_notebook = sys.stderr is not sys.__stderr__
     bar = tqdm(range(config.steps), desc="training the tiny model", disable=not progress,
-               mininterval=2.0, ncols=90)
+               mininterval=2.0, ncols=90, file=terminal())
     for step in bar:
         texts = training_batch(recipe, config, step, pictures)
         ids, own, following = batch_tensors(texts, recipe)
@@ -227,12 +236,12 @@ def train(recipe: Recipe, config: Config, progress: bool = True):
         schedule.step()
         losses.append(loss.item())
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    if progress and in_notebook:
+        print(bar, file=sys.stderr, flush=True)
     return model.eval(), {"losses": losses, "seconds": time.perf_counter() - started,
                           "cpu_seconds": time.process_time() - cpu}
-# --8<-- [end:train]
 
 
-# --8<-- [start:cache]
 SOURCES = ("ascii_canvas.py", "ascii_tiny_model.py")  # the code the weights depend on
 LIBRARIES = ("torch", "numpy", "pillow", "matplotlib")  # matplotlib ships the pictures
 
@@ -243,8 +252,7 @@ def sha(text: str) -> str:
 
 def cache_key(recipe: Recipe, config: Config) -> str:
     """Changes whenever the weights could: code, recipe, settings, libraries."""
-    parts = [repr(recipe), repr(config)]
-    parts += [name + (Path(__file__).parent / name).read_text() for name in SOURCES]
+    parts = [repr(recipe), repr(config), code_key(*SOURCES)]
     parts += [f"{lib}=={importlib.metadata.version(lib)}" for lib in LIBRARIES]
     return sha("\n".join(parts))
 
@@ -269,10 +277,8 @@ def trained(recipe: Recipe = Recipe(), config: Config = Config(), progress: bool
     model.load_state_dict(load_file(folder / "weights.safetensors"))
     record = json.loads((folder / "record.json").read_text())
     return model.eval(), {**record, "cached": cached}
-# --8<-- [end:cache]
 
 
-# --8<-- [start:generate]
 @one_thread()
 @torch.no_grad()
 def generate(model: TinyModel, sequences: list[Sequence], temperature: float | None,
@@ -328,4 +334,3 @@ def tiny_runs(recipe: Recipe = Recipe(), config: Config = Config(), temperatures
     return [make_run(NAME, t, seed, text, canvas_of(text), sequence, end="\n\n")
             for t, row in zip(temperatures, texts)
             for seed, text, sequence in zip(seeds, row, sequences)]
-# --8<-- [end:generate]

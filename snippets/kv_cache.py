@@ -19,7 +19,7 @@ from snippets.next_token import check_prompt
 from snippets.plotting import MUTED, PALETTE, new_figure
 
 PROMPT = "Once upon a time, there was a little"
-NEW_TOKENS = 24
+NEW_TOKENS = 16
 CONTEXT = 2048  # the context length the page prices the cache at
 TIMED_LENGTHS = (32, 96, 160, 224)  # context lengths at which one decoding step is timed
 REPEATS = 3  # runs of a full recomputation; the cheap cached step gets more

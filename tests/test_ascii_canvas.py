@@ -233,3 +233,13 @@ def test_ending_names_how_a_run_ended():
     sequence = ac.held_out_sequence(RECIPE, 0)
     assert ac.make_run("m", None, 0, "x", ["x"], sequence).ended == ""
     assert ac.make_run("m", None, 0, "x", ["x"], sequence, end="```").ended == "out of room"
+
+
+def test_code_key_reads_code_not_comments(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1  # one\n")
+    key = ac.code_key("a.py", folder=tmp_path)
+    (tmp_path / "a.py").write_text("# a comment, and other spacing\n\nx  =  1\n")
+    assert ac.code_key("a.py", folder=tmp_path) == key
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert ac.code_key("a.py", folder=tmp_path) != key
+    assert ac.code_key("ascii_canvas.py") == ac.code_key("ascii_canvas.py")

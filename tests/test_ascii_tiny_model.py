@@ -1,6 +1,8 @@
 """The tiny model: its text and places, the model, a short training run, its cache, generation."""
 
+import io
 import json
+import sys
 
 import pytest
 import torch
@@ -104,6 +106,29 @@ def test_training_is_short_seeded_and_recorded():
         assert torch.equal(tensor, again.state_dict()[name]), name
     assert 0 < tm.parameter_count(TinyModel(CONFIG, SMALL)) < tm.parameter_count(
         TinyModel(Config(), Recipe()))
+
+
+def test_the_progress_bar_goes_live_to_the_terminal_and_finished_to_a_notebook(
+        monkeypatch, capsys):
+    tm.train(SMALL, CONFIG, progress=True)  # under pytest, as in a notebook, stderr is replaced
+    assert capsys.readouterr().err.count("training the tiny model: 100%") == 1
+    monkeypatch.setattr("sys.stderr", sys.__stderr__)  # a plain script: the bar is drawn live
+    tm.train(SMALL, CONFIG, progress=True)
+
+
+def test_the_terminal_is_the_notebook_stream_s_file_descriptor(monkeypatch, tmp_path):
+    class KernelStream(io.StringIO):  # like ipykernel's OutStream: fileno() is the terminal
+        def fileno(self):
+            return handle.fileno()
+
+    with open(tmp_path / "terminal", "w") as handle:
+        monkeypatch.setattr("sys.stderr", KernelStream())
+        stream = tm.terminal()
+        stream.write("drawn on the terminal")
+        stream.flush()
+    assert (tmp_path / "terminal").read_text() == "drawn on the terminal"
+    monkeypatch.setattr("sys.stderr", io.StringIO())  # no file descriptor at all
+    assert tm.terminal() is sys.__stderr__
 
 
 def test_the_page_model_has_a_few_hundred_thousand_parameters():
