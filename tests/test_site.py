@@ -21,7 +21,7 @@ def test_the_home_page_has_its_figure_and_its_numbers(built_site):
     assert 'src="figures/next-token.svg"' in html
     assert (built_site / "figures" / "next-token.svg").read_bytes().startswith(b"<?xml")
     assert "{{" not in html and "Paris" in html
-    assert "next_token_distribution" in html and "torch.softmax" in html  # the included snippet
+    assert "next_token_distribution" in html and "check_temperature" in html  # the included snippet
 
 
 def test_no_page_is_left_with_an_unreplaced_number_or_tex(built_site):
