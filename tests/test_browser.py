@@ -1,6 +1,6 @@
 """Every page of the built site, opened in a real browser (Debian's Chromium) as a reader would.
 
-Screenshots of each page in each palette land in test-results/screenshots/ for a person to look at.
+Screenshots of each page in each palette land in screenshots/ for a person to look at.
 """
 
 import json
@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 
-SCREENSHOTS = ROOT / "test-results" / "screenshots"
+SCREENSHOTS = ROOT / "screenshots"  # not under test-results/, which pytest-playwright empties
 SITE_PAGES = sorted(p.name for p in (ROOT / "docs").glob("*.md")) + sorted(
     p.name for p in (ROOT / "docs").glob("*.py"))
 
@@ -65,8 +65,10 @@ def test_page_works_offline_in_both_palettes(watched, site_url, source):
             box = formula.bounding_box()
             assert box["width"] > 0 and box["height"] > 0, "a formula did not render"
 
+    page.evaluate("window.scrollTo(0, 0)")  # the header folds away on scroll; shoot it unfolded
     page.locator("form[data-md-component=palette] label:visible").click()
     page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'")
+    page.wait_for_timeout(300)  # let the header settle before the screenshot
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert _luminance(background) < 0.3, f"dark palette has a light background: {background}"
     page.screenshot(path=SCREENSHOTS / f"{name}-dark.png", full_page=True)
