@@ -138,3 +138,12 @@ def test_a_figure_function_that_raises_fails_the_build_naming_both(tmp_path, mon
 def test_a_link_to_a_missing_page_fails_the_strict_build(tmp_path, caplog):
     config = project_with(tmp_path, {"index.md": "[gone](missing.md)"})
     build_fails(caplog, tmp_path / "site", config, r"'index.md' contains a link 'missing.md', but the target is not found")
+
+
+def test_a_notebook_cell_that_raises_fails_the_build(tmp_path, caplog):
+    notebook = "# %% [markdown]\n# # Drill\n\n# %%\nraise RuntimeError('this cell fails on purpose')\n"
+    config = project_with(tmp_path, {"index.md": "# Home\n", "ascii-diffusion.py": notebook})
+    with pytest.raises(Exception, match="this cell fails on purpose"):  # nbclient's CellExecutionError
+        build_site(tmp_path / "site", config)
+    assert "Error reading page 'ascii-diffusion.py'" in caplog.text  # what `mkdocs build` prints
+    assert not (tmp_path / "site" / "ascii-diffusion" / "index.html").exists()
