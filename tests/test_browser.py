@@ -89,7 +89,8 @@ def _distinctive_words(built_site: Path) -> dict[str, str]:
     words: dict[str, set[str]] = {}
     for doc in docs:
         location = doc["location"].split("#")[0]
-        words.setdefault(location, set()).update(re.findall(r"\b[a-z]{8,14}\b", doc["text"].lower()))
+        prose = re.sub(r"<(pre|code)\b.*?</\1>", " ", doc["text"], flags=re.DOTALL)  # words, not code
+        words.setdefault(location, set()).update(re.findall(r"\b[a-z]{8,14}\b", prose.lower()))
     spread = Counter(word for page_words in words.values() for word in page_words)
     return {location: min(sorted(page_words), key=lambda w: spread[w])
             for location, page_words in words.items() if page_words}

@@ -2,7 +2,6 @@
 snippet module (and section) is shown by some page."""
 
 import re
-from pathlib import Path
 
 from conftest import ROOT
 
