@@ -26,7 +26,8 @@ REFERENCE = re.compile(r"\b((?:figures|data)/[A-Za-z0-9_.-]+\.(?:svg|json))\b")
 FACT = re.compile(r"\{\{\s*([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)\s*\}\}")
 INCLUDE = re.compile(r"""^\s*-+8<-+\s+["']([^"':]+)(?::([A-Za-z][\w-]*))?["']""", re.MULTILINE)
 
-_facts: dict[str, dict] = {}
+_facts: dict[str, dict] = {}  # facts groups already read in this build
+_known: dict[str, artifacts.Artifact] = {}  # what on_files discovered, for the pages to use
 # The hook's own machinery; editing these needs a restart of `mkdocs serve`.
 INFRASTRUCTURE = {"snippets.artifacts", "snippets.cache"}
 
@@ -63,6 +64,8 @@ def _make(artifact: artifacts.Artifact, users: str) -> bytes:
 def on_files(files, config):
     forget_edited_snippets()
     known = artifacts.discover()
+    _known.clear()
+    _known.update(known)
     users: dict[str, list[str]] = {}
     for page in files.documentation_pages():
         for path in REFERENCE.findall(page.content_string):
@@ -79,7 +82,7 @@ def on_files(files, config):
 
 def _fact(group: str, key: str, page) -> str:
     if group not in _facts:
-        artifact = artifacts.discover().get(f"facts/{group}")
+        artifact = _known.get(f"facts/{group}")
         if artifact is None:
             raise PluginError(f"{page.file.src_uri} uses {{{{ {group}.{key} }}}} but no @facts(\"{group}\") "
                               "is declared in snippets/")
