@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export NO_MKDOCS_2_WARNING := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup model serve build test clean
+.PHONY: setup model serve build test bench lint format clean page
 
 setup: model
 
@@ -29,6 +29,22 @@ build: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Times builds, reloads, model loads and the tests; writes the table into docs/performance.md.
+bench: setup
+	$(BIN)/python -m bench.bench
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# make page NAME=my-idea [TITLE="My idea"] [SECTION=Experiments]: a new page that passes the tests.
+page: $(INSTALLED)
+	@$(BIN)/python scripts/new_page.py --name="$$NAME" --title="$$TITLE" --section="$$SECTION"
 
 clean:
 	rm -rf site .cache/artifacts

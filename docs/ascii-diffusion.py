@@ -35,7 +35,8 @@
 # This page is a notebook, executed while the site was built: every number and every picture
 # below was printed by the code cell above it. The heavy steps (the pretrained model's
 # generations, the tiny model's training) are cached functions in `snippets/`, so a rebuild
-# re-runs the notebook in seconds. To run it yourself, see the end of the page.
+# re-runs the notebook in seconds; when they do run, the tiny model trains in a second process
+# while the pretrained model writes. To run it yourself, see the end of the page.
 #
 # <a class="md-button" href="ascii-diffusion.py" download>Download this notebook</a>
 
@@ -46,6 +47,7 @@ from IPython.display import HTML, Markdown, display
 
 import snippets.ascii_canvas as canvas
 import snippets.ascii_diffusion as page
+import snippets.ascii_tiny_model as tiny
 from snippets.ascii_canvas import SEEDS, Recipe
 
 # transformers asks for ipywidgets to draw progress bars in notebooks;
@@ -53,6 +55,9 @@ from snippets.ascii_canvas import SEEDS, Recipe
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 recipe = Recipe()
+# The tiny model of the second half trains from now on in a second process (unless it is
+# cached), so that on a machine with two cores the pretrained model can write meanwhile.
+training = tiny.start_in_background(recipe)
 sequences = {s: canvas.held_out_sequence(recipe, s) for s in SEEDS}
 k = recipe.context
 display(HTML(page.STYLE + page.recipe_table(recipe)))
@@ -72,8 +77,7 @@ print(page.seeds_and_decodings() + ".")
 # cells and which characters; each seed gives the same picture different noise.
 
 # %%
-display(Markdown(page.source(
-    canvas.render, canvas.add_noise, canvas.build_sequence)))
+display(Markdown(page.source(canvas.render, canvas.add_noise, canvas.build_sequence)))
 
 # %%
 print("picture characters, light to dark:", repr(canvas.RAMP))
@@ -81,11 +85,16 @@ print(f"noise characters ({len(canvas.NOISE)}):")
 print(canvas.NOISE[:42])
 print(canvas.NOISE[42:])
 (first, _), (last, _) = recipe.sizes[0], recipe.sizes[-1]
-display(HTML(page.figure_html(
-    page.sequence_figure(sequences[0]),
-    f"The steps of the sequence for seed 0, titled with their share "
-    f"of noise: canvases growing from {first} to {last} characters "
-    f"wide; below each, the same step without noise.")))
+display(
+    HTML(
+        page.figure_html(
+            page.sequence_figure(sequences[0]),
+            f"The steps of the sequence for seed 0, titled with their share "
+            f"of noise: canvases growing from {first} to {last} characters "
+            f"wide; below each, the same step without noise.",
+        )
+    )
+)
 
 # %% [markdown]
 # ## What the pretrained model reads
@@ -140,8 +149,10 @@ display(HTML(page.summary_table(baselines)))
 # row has room for half as many tokens again as the true next canvas needs. A row stops at
 # its closing fence, or as soon as its canvas is hopeless — a row more than twice as wide as
 # it should be, or two rows too many — since nothing written after that could change its
-# size verdict; the *ended* column says which. Every run is in the table, in the order it
-# was made.
+# size verdict; the *ended* column says which. (`generate` computes a row that has stopped
+# until the whole batch has, so it is called for a few tokens at a time, and the rows that
+# have stopped leave the batch in between.) Every run is in the table, in the order it was
+# made.
 
 # %%
 from snippets.ascii_pretrained import pretrained_runs
@@ -156,20 +167,30 @@ display(HTML(page.runs_table(pretrained)))
 
 # %%
 display(HTML(page.summary_table(pretrained + baselines)))
-display(HTML(page.figure_html(
-    page.runs_figure(pretrained, sequences, seed=0),
-    "For seed 0: the last step shown, the true next step, and what "
-    "the pretrained model wrote at each temperature and greedily.")))
+display(
+    HTML(
+        page.figure_html(
+            page.runs_figure(pretrained, sequences, seed=0),
+            "For seed 0: the last step shown, the true next step, and what "
+            "the pretrained model wrote at each temperature and greedily.",
+        )
+    )
+)
 
 # %% [markdown]
 # Above, and in every canvas it wrote below, the canvases are clipped (a `…` marks a cut)
 # and anything outside printable ASCII is drawn as `·`:
 
 # %%
-display(HTML(page.figure_html(
-    page.all_runs_figure(pretrained),
-    "Every canvas the pretrained model wrote, small: one row per "
-    "decoding, one column per seed.", png=True)))
+display(
+    HTML(
+        page.figure_html(
+            page.all_runs_figure(pretrained),
+            "Every canvas the pretrained model wrote, small: one row per decoding, one column per seed.",
+            png=True,
+        )
+    )
+)
 for line in page.describe(pretrained + baselines, model_name):
     print(line)
 
@@ -203,25 +224,30 @@ for line in page.describe(pretrained + baselines, model_name):
 # the canvas is given to it, and what it has to learn is what to write in each cell.
 
 # %%
-import snippets.ascii_tiny_model as tiny
-
-display(Markdown(page.source(
-    tiny.Places, tiny.TinyModel.__init__, tiny.TinyModel.bias)))
+display(Markdown(page.source(tiny.Places, tiny.TinyModel.__init__, tiny.TinyModel.bias)))
 
 # %%
-# Trains, with a progress bar, only if no trained model is cached.
+# Waits for the training started at the top of the page, or loads the cached model.
 model, record = tiny.trained(recipe)
 settings = record["config"]
-print(f"{tiny.parameter_count(model):,} parameters; "
-      f"{settings['steps']} steps of {settings['batch']} sequences.")
-print("Trained during this build" if not record["cached"] else
-      "Loaded from the cache; when it was trained, training took")
-print(f"{record['seconds']:.0f} s on one CPU thread "
-      f"({record['cpu_seconds']:.0f} s of CPU time).")
-display(HTML(page.figure_html(
-    page.loss_figure(record["losses"]),
-    "The tiny model's training loss at every step: it falls fast, "
-    "then slowly; it cannot reach zero, since noise is random.")))
+print(
+    f"{tiny.parameter_count(model):,} parameters; {settings['steps']} steps of {settings['batch']} sequences."
+)
+print(
+    "Trained during this build"
+    if not record["cached"]
+    else "Loaded from the cache; when it was trained, training took"
+)
+print(f"{record['seconds']:.0f} s on one CPU thread ({record['cpu_seconds']:.0f} s of CPU time).")
+display(
+    HTML(
+        page.figure_html(
+            page.loss_figure(record["losses"]),
+            "The tiny model's training loss at every step: it falls fast, "
+            "then slowly; it cannot reach zero, since noise is random.",
+        )
+    )
+)
 
 # %% [markdown]
 # The trained model then writes the next step for the held-out picture, with the same
@@ -232,10 +258,15 @@ display(HTML(page.figure_html(
 mine = tiny.tiny_runs(recipe)
 print(f"{tiny.NAME}, every run:")
 display(HTML(page.runs_table(mine)))
-display(HTML(page.figure_html(
-    page.runs_figure(mine, sequences, seed=0),
-    "For seed 0: the last step shown, the true next step, and what "
-    "the tiny model wrote at each temperature and greedily.")))
+display(
+    HTML(
+        page.figure_html(
+            page.runs_figure(mine, sequences, seed=0),
+            "For seed 0: the last step shown, the true next step, and what "
+            "the tiny model wrote at each temperature and greedily.",
+        )
+    )
+)
 
 # %% [markdown]
 # ## Side by side
@@ -245,10 +276,15 @@ display(HTML(page.figure_html(
 # %%
 runs = pretrained + mine + baselines
 display(HTML(page.summary_table(runs)))
-display(HTML(page.figure_html(
-    page.scores_figure(runs, [model_name, tiny.NAME]),
-    "Scores by decoding for the pretrained and the tiny model, one dot "
-    "per seed and a bar for the mean; the rules as horizontal lines.")))
+display(
+    HTML(
+        page.figure_html(
+            page.scores_figure(runs, [model_name, tiny.NAME]),
+            "Scores by decoding for the pretrained and the tiny model, one dot "
+            "per seed and a bar for the mean; the rules as horizontal lines.",
+        )
+    )
+)
 for line in page.verdict(runs, model_name, tiny.NAME):
     print(line)
 

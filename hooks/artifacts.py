@@ -33,8 +33,11 @@ INFRASTRUCTURE = {"snippets.artifacts", "snippets.cache"}
 
 
 def _loaded_snippets() -> dict[str, object]:
-    return {name: module for name, module in sys.modules.items()
-            if name.startswith("snippets.") and name not in INFRASTRUCTURE and getattr(module, "__file__", None)}
+    return {
+        name: module
+        for name, module in sys.modules.items()
+        if name.startswith("snippets.") and name not in INFRASTRUCTURE and getattr(module, "__file__", None)
+    }
 
 
 def forget_edited_snippets() -> None:
@@ -42,7 +45,9 @@ def forget_edited_snippets() -> None:
     imported, drop them all, so figures are computed from the code on disk (their cache keys
     already are) rather than from the stale modules in memory."""
     loaded = _loaded_snippets()
-    if any(getattr(m, "__mtime__", None) not in (None, os.stat(m.__file__).st_mtime_ns) for m in loaded.values()):
+    if any(
+        getattr(m, "__mtime__", None) not in (None, os.stat(m.__file__).st_mtime_ns) for m in loaded.values()
+    ):
         for name in loaded:
             del sys.modules[name]
             vars(sys.modules["snippets"]).pop(name.split(".")[1], None)
@@ -54,8 +59,10 @@ def _make(artifact: artifacts.Artifact, users: str) -> bytes:
     try:
         content, cached = artifacts.produce(artifact)
     except Exception as error:
-        raise PluginError(f"{artifact.path} (used by {users}) failed in "
-                          f"{artifact.module}.{artifact.function}: {type(error).__name__}: {error}") from error
+        raise PluginError(
+            f"{artifact.path} (used by {users}) failed in "
+            f"{artifact.module}.{artifact.function}: {type(error).__name__}: {error}"
+        ) from error
     seconds = time.perf_counter() - started
     log.info(f"{artifact.path}: {'cached' if cached else f'made in {seconds:.1f} s'}")
     return content
@@ -70,8 +77,10 @@ def on_files(files, config):
     for page in files.documentation_pages():
         for path in REFERENCE.findall(page.content_string):
             if path not in known:
-                raise PluginError(f"{page.src_uri} uses unknown {path}: declare it with @figure/@data in "
-                                  f"snippets/ (known: {', '.join(p for p in sorted(known) if not p.startswith('facts/'))})")
+                raise PluginError(
+                    f"{page.src_uri} uses unknown {path}: declare it with @figure/@data in "
+                    f"snippets/ (known: {', '.join(p for p in sorted(known) if not p.startswith('facts/'))})"
+                )
             users.setdefault(path, []).append(page.src_uri)
     for path, pages in sorted(users.items()):
         content = _make(known[path], ", ".join(pages))
@@ -84,12 +93,16 @@ def _fact(group: str, key: str, page) -> str:
     if group not in _facts:
         artifact = _known.get(f"facts/{group}")
         if artifact is None:
-            raise PluginError(f"{page.file.src_uri} uses {{{{ {group}.{key} }}}} but no @facts(\"{group}\") "
-                              "is declared in snippets/")
+            raise PluginError(
+                f'{page.file.src_uri} uses {{{{ {group}.{key} }}}} but no @facts("{group}") '
+                "is declared in snippets/"
+            )
         _facts[group] = json.loads(_make(artifact, page.file.src_uri))
     if key not in _facts[group]:
-        raise PluginError(f"{page.file.src_uri} uses {{{{ {group}.{key} }}}} but facts '{group}' has only: "
-                          f"{', '.join(sorted(_facts[group]))}")
+        raise PluginError(
+            f"{page.file.src_uri} uses {{{{ {group}.{key} }}}} but facts '{group}' has only: "
+            f"{', '.join(sorted(_facts[group]))}"
+        )
     return str(_facts[group][key])
 
 
@@ -101,8 +114,10 @@ def _check_includes(markdown: str, page, config) -> None:
         if not path.is_file():
             raise PluginError(f"{page.file.src_uri} includes {where}, but {name} does not exist")
         if section and f"[start:{section}]" not in path.read_text():
-            raise PluginError(f"{page.file.src_uri} includes {where}, but {name} has no section "
-                              f"'# --8<-- [start:{section}]'")
+            raise PluginError(
+                f"{page.file.src_uri} includes {where}, but {name} has no section "
+                f"'# --8<-- [start:{section}]'"
+            )
 
 
 def on_page_markdown(markdown, page, config, files):

@@ -55,6 +55,8 @@ def data(name: str, *, depends: tuple[str, ...] = ()):
 def facts(group: str, *, depends: tuple[str, ...] = ()):
     """Register a function returning {key: text}; pages write `{{ group.key }}` in their prose."""
     return _declare("facts", group, depends)
+
+
 # --8<-- [end:declare]
 
 
@@ -81,9 +83,15 @@ def _decorations(tree: ast.Module):
         if isinstance(node, ast.FunctionDef):
             for deco in node.decorator_list:
                 if isinstance(deco, ast.Call) and getattr(deco.func, "id", None) in FOLDERS:
-                    depends = next((k.value for k in deco.keywords if k.arg == "depends"), None)
-                    yield node.name, deco.func.id, ast.literal_eval(deco.args[0]), (
-                        tuple(ast.literal_eval(depends)) if depends else ())
+                    depends = next(
+                        (k.value for k in deco.keywords if k.arg == "depends"), None
+                    )
+                    yield (
+                        node.name,
+                        deco.func.id,
+                        ast.literal_eval(deco.args[0]),
+                        (tuple(ast.literal_eval(depends)) if depends else ()),
+                    )
 
 
 def discover() -> dict[str, Artifact]:
@@ -95,19 +103,37 @@ def discover() -> dict[str, Artifact]:
             artifact = Artifact(kind, name, _module_name(path), function, depends)
             if artifact.path in found:
                 other = found[artifact.path]
-                raise ArtifactError(f"{artifact.path} is declared twice: {other.module}.{other.function} "
-                                    f"and {artifact.module}.{artifact.function}; rename one")
+                raise ArtifactError(
+                    f"{artifact.path} is declared twice: {other.module}.{other.function} "
+                    f"and {artifact.module}.{artifact.function}; rename one"
+                )
             found[artifact.path] = artifact
     return found
+
+
+def is_main_guard(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and ast.unparse(node.test) == "__name__ == '__main__'"
+
+
+def code_of(path: Path) -> ast.Module:
+    """A module's code as results depend on it: parsed, so comments and layout don't count, and
+    without its `if __name__ == "__main__":` block, which only runs it from a terminal."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    tree.body = [node for node in tree.body if not is_main_guard(node)]
+    return tree
 
 
 def _imported_modules(path: Path) -> set[str]:
     """The `snippets` modules that the file at `path` imports."""
     names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(code_of(path)):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names if a.name.startswith("snippets."))
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "snippets":
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.split(".")[0] == "snippets"
+        ):
             names.add(node.module)
             names.update(f"{node.module}.{a.name}" for a in node.names)
     return {n for n in names if _source(n)}
@@ -115,7 +141,10 @@ def _imported_modules(path: Path) -> set[str]:
 
 def _source(module: str) -> Path | None:
     parts = module.split(".")[1:]
-    for candidate in (PACKAGE.joinpath(*parts).with_suffix(".py"), PACKAGE.joinpath(*parts, "__init__.py")):
+    for candidate in (
+        PACKAGE.joinpath(*parts).with_suffix(".py"),
+        PACKAGE.joinpath(*parts, "__init__.py"),
+    ):
         if parts and candidate.exists():
             return candidate
     return None
@@ -132,11 +161,13 @@ def source_closure(module: str) -> list[Path]:
     return sorted(_source(name) for name in seen)
 
 
-def cache_key(artifact: Artifact) -> str:
-    digest = hashlib.sha256(f"{artifact.kind}:{artifact.name}:{artifact.function}\n".encode())
-    for path in source_closure(artifact.module):
-        digest.update(f"{path.relative_to(PACKAGE)}\n".encode() + path.read_bytes())
-    for extra in artifact.depends:
+def dependency_key(label: str, modules: list[str], files: tuple[str, ...] = ()) -> str:
+    """A hash of all a result computed by `modules` depends on: their code and that of every
+    `snippets` module they import, the named files, the model, the libraries, the threads."""
+    digest = hashlib.sha256(f"{label}\n".encode())
+    for path in sorted({path for module in modules for path in source_closure(module)}):
+        digest.update(f"{path.relative_to(PACKAGE)}\n{ast.dump(code_of(path))}\n".encode())
+    for extra in files:
         digest.update(f"{extra}\n".encode() + (PACKAGE.parent / extra).read_bytes())
     digest.update(model.fingerprint().encode())
     # Float sums depend on how many threads split them: results are per thread setting.
@@ -146,9 +177,17 @@ def cache_key(artifact: Artifact) -> str:
     return digest.hexdigest()[:20]
 
 
+def cache_key(artifact: Artifact) -> str:
+    label = f"{artifact.kind}:{artifact.name}:{artifact.function}"
+    return dependency_key(label, [artifact.module], artifact.depends)
+
+
 def cached_path(artifact: Artifact) -> Path:
     suffix = ".json" if artifact.kind == "facts" else ""
-    return cache_dir("artifacts", FOLDERS[artifact.kind]) / f"{artifact.name}.{cache_key(artifact)}{suffix}"
+    return (
+        cache_dir("artifacts", FOLDERS[artifact.kind])
+        / f"{artifact.name}.{cache_key(artifact)}{suffix}"
+    )
 
 
 def compute(artifact: Artifact) -> bytes:
@@ -176,4 +215,6 @@ def produce(artifact: Artifact) -> tuple[bytes, bool]:
         stale.unlink()
     atomic_write(path, content)
     return content, False
+
+
 # --8<-- [end:produce]

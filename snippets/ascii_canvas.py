@@ -38,8 +38,9 @@ class Recipe:
         if len(self.sizes) != len(self.noise):
             raise ValueError(f"{len(self.sizes)} sizes but {len(self.noise)} noise levels")
         if not 1 <= self.context < len(self.sizes):
-            raise ValueError(f"context must be 1 to {len(self.sizes) - 1} steps, "
-                             f"not {self.context}")
+            raise ValueError(
+                f"context must be 1 to {len(self.sizes) - 1} steps, not {self.context}"
+            )
 
 
 TEMPERATURES = (1.0, 0.7, 0.4, None)  # every model is run at each; None: greedy decoding
@@ -47,8 +48,13 @@ SEEDS = (0, 1, 2, 3, 4)  # each seed: other noise in the context, and other samp
 
 
 TEST_PICTURE = "grace_hopper.jpg"  # held out: the tiny model never trains on it
-TRAINING_PICTURES = ("logo2.png", "Minduka_Present_Blue_Pack.png", "s1045.ima.gz",
-                     "jacksboro_fault_dem.npz", "topobathy.npz")
+TRAINING_PICTURES = (
+    "logo2.png",
+    "Minduka_Present_Blue_Pack.png",
+    "s1045.ima.gz",
+    "jacksboro_fault_dem.npz",
+    "topobathy.npz",
+)
 
 
 def load_picture(name: str) -> np.ndarray:
@@ -91,8 +97,13 @@ def shapes_picture(rng: np.random.Generator, side: int = 128) -> np.ndarray:
     return _unit(np.asarray(image, np.float64))
 
 
-def crop(picture: np.ndarray, aspect: float, scale: float = 1.0, where=(0.5, 0.5),
-         flip: bool = False) -> np.ndarray:
+def crop(
+    picture: np.ndarray,
+    aspect: float,
+    scale: float = 1.0,
+    where=(0.5, 0.5),
+    flip: bool = False,
+) -> np.ndarray:
     """The largest window of the given width/height `aspect`, shrunk by `scale`, placed at
     `where` (fractions of the free room), mirrored if `flip`."""
     rows, cols = picture.shape
@@ -100,7 +111,7 @@ def crop(picture: np.ndarray, aspect: float, scale: float = 1.0, where=(0.5, 0.5
     height = width / aspect
     top = int(round((rows - height) * where[1]))
     left = int(round((cols - width) * where[0]))
-    window = picture[top:top + max(1, int(height)), left:left + max(1, int(width))]
+    window = picture[top : top + max(1, int(height)), left : left + max(1, int(width))]
     return window[:, ::-1] if flip else window
 
 
@@ -156,8 +167,13 @@ def training_sequence(recipe: Recipe, seed: int, pictures: dict[str, np.ndarray]
     names = sorted(pictures)
     pick = rng.integers(len(names) + 1)  # one chance in (n + 1) of procedural shapes
     picture = pictures[names[pick]] if pick < len(names) else shapes_picture(rng)
-    window = crop(picture, aspect(recipe), scale=rng.uniform(0.35, 1.0),
-                  where=tuple(rng.uniform(0, 1, 2)), flip=bool(rng.random() < 0.5))
+    window = crop(
+        picture,
+        aspect(recipe),
+        scale=rng.uniform(0.35, 1.0),
+        where=tuple(rng.uniform(0, 1, 2)),
+        flip=bool(rng.random() < 0.5),
+    )
     return build_sequence(window, recipe, seed)
 
 
@@ -198,7 +214,7 @@ def repetition(text: str, width: int = 8) -> float:
     """How much of a text repeats itself: the share of its `width`-character windows that it
     has already written before (0 for text that never repeats, near 1 for a loop)."""
     seen, again = set(), 0
-    windows = [text[i:i + width] for i in range(len(text) - width + 1)]
+    windows = [text[i : i + width] for i in range(len(text) - width + 1)]
     for window in windows:
         again += window in seen
         seen.add(window)
@@ -221,8 +237,9 @@ def score(canvas: list[str], target, previous) -> Score:
         noise_left=sum(c not in LEVEL for c in written) / max(len(written), 1),
         accuracy=exact / (rows * columns),
         near=near / (rows * columns),
-        copy=difflib.SequenceMatcher(None, "\n".join(canvas), "\n".join(previous),
-                                     autojunk=False).ratio(),
+        copy=difflib.SequenceMatcher(
+            None, "\n".join(canvas), "\n".join(previous), autojunk=False
+        ).ratio(),
         repeats=repetition("\n".join(canvas)),
     )
 
@@ -266,15 +283,28 @@ class Run:
         return "greedy" if self.temperature is None else f"T = {self.temperature:g}"
 
 
-def make_run(model: str, temperature, seed: int, text: str, canvas, sequence: Sequence,
-             end: str | None = None) -> Run:
+def make_run(
+    model: str,
+    temperature,
+    seed: int,
+    text: str,
+    canvas,
+    sequence: Sequence,
+    end: str | None = None,
+) -> Run:
     """Score `canvas` against the step after the context of `sequence`; `end` is the mark
     that ends a canvas in `text` (None for a rule's canvas, which just ends)."""
     k = sequence.recipe.context
     columns, rows = sequence.recipe.sizes[k]
-    return Run(model, temperature, seed, text, tuple(canvas),
-               score(list(canvas), sequence.clean[k], sequence.noisy[k - 1]),
-               "" if end is None else ending(text, columns, rows, end))
+    return Run(
+        model,
+        temperature,
+        seed,
+        text,
+        tuple(canvas),
+        score(list(canvas), sequence.clean[k], sequence.noisy[k - 1]),
+        "" if end is None else ending(text, columns, rows, end),
+    )
 
 
 def copy_previous(sequence: Sequence) -> list[str]:
@@ -314,8 +344,12 @@ def true_step(sequence: Sequence) -> list[str]:
     return list(sequence.clean[sequence.recipe.context])
 
 
-BASELINES = {"copy the last step": copy_previous, "stretch the last step": stretch_previous,
-             "stretch and denoise": stretch_and_denoise, "the true step": true_step}
+BASELINES = {
+    "copy the last step": copy_previous,
+    "stretch the last step": stretch_previous,
+    "stretch and denoise": stretch_and_denoise,
+    "the true step": true_step,
+}
 
 
 def baseline_runs(recipe: Recipe, seeds) -> list[Run]:
@@ -364,3 +398,9 @@ def prune(keep: Path) -> None:
             shutil.rmtree(stale)
         else:
             stale.unlink()
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

@@ -44,17 +44,28 @@ def summary(runs: list[Run]) -> list[dict]:
     rows = []
     for (model, decoding), group in groups.items():
         scores = [run.score for run in group]
-        rows.append({"model": model, "decoding": decoding, "runs": len(group),
-                     "right size": sum(s.right_size for s in scores),
-                     **{name: statistics.fmean(getattr(s, name) for s in scores)
-                        for name in METRICS}})
+        rows.append(
+            {
+                "model": model,
+                "decoding": decoding,
+                "runs": len(group),
+                "right size": sum(s.right_size for s in scores),
+                **{
+                    name: statistics.fmean(getattr(s, name) for s in scores)
+                    for name in METRICS
+                },
+            }
+        )
     return rows
 
 
 def mean_of(runs: list[Run], model: str, metric: str, decoding: str | None = None) -> float:
     """The mean of one score over a model's runs (over one decoding's runs, if given)."""
-    values = [getattr(r.score, metric) for r in runs
-              if r.model == model and decoding in (None, r.decoding)]
+    values = [
+        getattr(r.score, metric)
+        for r in runs
+        if r.model == model and decoding in (None, r.decoding)
+    ]
     return statistics.fmean(values)
 
 
@@ -64,29 +75,49 @@ def percent(x: float) -> str:
 
 def _table(header: list[str], rows: list[list[str]], numeric_from: int) -> str:
     """An HTML table in the notebook's own table style (which follows the site's palette)."""
+
     def cells(tag, values):
-        return "".join(f'<{tag} style="text-align:{"right" if i >= numeric_from else "left"}">'
-                       f"{html.escape(str(v))}</{tag}>" for i, v in enumerate(values))
+        return "".join(
+            f'<{tag} style="text-align:{"right" if i >= numeric_from else "left"}">'
+            f"{html.escape(str(v))}</{tag}>"
+            for i, v in enumerate(values)
+        )
 
     body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
-    return (f'<div style="overflow-x:auto"><table class="dataframe"><thead><tr>'
-            f'{cells("th", header)}</tr></thead><tbody>{body}</tbody></table></div>')
+    return (
+        f'<div style="overflow-x:auto"><table class="dataframe"><thead><tr>'
+        f"{cells('th', header)}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
 
 
 def runs_table(runs: list[Run]) -> str:
     """Every run of one model, one row each, in the order they were made: nothing left out."""
     header = ["decoding", "seed", "ended", "size written", *METRICS.values()]
-    rows = [[r.decoding, r.seed, r.ended,
-             f"{r.score.columns} × {r.score.rows}" + (" ✓" if r.score.right_size else ""),
-             *(percent(getattr(r.score, name)) for name in METRICS)] for r in runs]
+    rows = [
+        [
+            r.decoding,
+            r.seed,
+            r.ended,
+            f"{r.score.columns} × {r.score.rows}" + (" ✓" if r.score.right_size else ""),
+            *(percent(getattr(r.score, name)) for name in METRICS),
+        ]
+        for r in runs
+    ]
     return _table(header, rows, numeric_from=3)
 
 
 def summary_table(runs: list[Run]) -> str:
     header = ["model", "decoding", "runs", "right size", *METRICS.values()]
-    rows = [[row["model"], row["decoding"], row["runs"],
-             f'{row["right size"]} of {row["runs"]}',
-             *(percent(row[name]) for name in METRICS)] for row in summary(runs)]
+    rows = [
+        [
+            row["model"],
+            row["decoding"],
+            row["runs"],
+            f"{row['right size']} of {row['runs']}",
+            *(percent(row[name]) for name in METRICS),
+        ]
+        for row in summary(runs)
+    ]
     return _table(header, rows, numeric_from=2)
 
 
@@ -99,14 +130,27 @@ def draw_canvas(ax, canvas, title: str, size: float = 7.0, clip=(36, 16)) -> Non
     """A canvas as monospace text, clipped to `clip` (columns, rows) with '…' marking a cut,
     so that a runaway line or an endless column of lines cannot swamp the figure."""
     columns, rows = clip
-    lines = [printable(line[:columns]) + ("…" if len(line) > columns else "")
-             for line in canvas[:rows]]
+    lines = [
+        printable(line[:columns]) + ("…" if len(line) > columns else "")
+        for line in canvas[:rows]
+    ]
     if len(canvas) > rows:
         lines.append(f"… {len(canvas) - rows} more rows")
     # parse_math off: a canvas may hold "$", which would otherwise start a formula
-    ax.text(0.0, 1.0, "\n".join(lines) or "(nothing)", family=MONO, fontsize=size, va="top",
-            ha="left", transform=ax.transAxes, color=INK, linespacing=1.0, parse_math=False,
-            clip_on=True)
+    ax.text(
+        0.0,
+        1.0,
+        "\n".join(lines) or "(nothing)",
+        family=MONO,
+        fontsize=size,
+        va="top",
+        ha="left",
+        transform=ax.transAxes,
+        color=INK,
+        linespacing=1.0,
+        parse_math=False,
+        clip_on=True,
+    )
     ax.set_title(title, fontsize=7.5, loc="left")
     ax.set_axis_off()
 
@@ -116,8 +160,9 @@ def sequence_figure(sequence: Sequence) -> Figure:
     and without its noise (bottom), each panel as wide as its canvas."""
     recipe = sequence.recipe
     widths = [columns + 3 for columns, _ in recipe.sizes]
-    fig, axes = new_figure(2, len(recipe.sizes), height=4.4,
-                           gridspec_kw={"width_ratios": widths})
+    fig, axes = new_figure(
+        2, len(recipe.sizes), height=4.4, gridspec_kw={"width_ratios": widths}
+    )
     for i, (noisy, clean) in enumerate(zip(sequence.noisy, sequence.clean)):
         share = recipe.noise[i]
         draw_canvas(axes[0, i], noisy, f"step {i + 1}, {share:.0%}", size=9.5)
@@ -129,8 +174,10 @@ def runs_figure(runs: list[Run], sequences: dict[int, Sequence], seed: int) -> F
     """For one seed: the last step shown, the true next step, and what each decoding wrote."""
     k = sequences[seed].recipe.context
     columns, rows = sequences[seed].recipe.sizes[k]
-    panels = [(f"step {k}, as shown", list(sequences[seed].noisy[k - 1])),
-              (f"step {k + 1}, the truth", list(sequences[seed].clean[k]))]
+    panels = [
+        (f"step {k}, as shown", list(sequences[seed].noisy[k - 1])),
+        (f"step {k + 1}, the truth", list(sequences[seed].clean[k])),
+    ]
     panels += [(f"written, {r.decoding}", list(r.canvas)) for r in runs if r.seed == seed]
     fig, axes = new_figure(2, 3, height=4.4)
     for ax, (title, canvas) in zip(axes.flat, panels):
@@ -156,15 +203,29 @@ def scores_figure(runs: list[Run], models: list[str]) -> Figure:
     for ax, (name, label) in zip(axes.flat, METRICS.items()):
         for m, model in enumerate(models):
             for d, decoding in enumerate(decodings):
-                values = [getattr(r.score, name) for r in runs
-                          if r.model == model and r.decoding == decoding]
+                values = [
+                    getattr(r.score, name)
+                    for r in runs
+                    if r.model == model and r.decoding == decoding
+                ]
                 x = d + (m - (len(models) - 1) / 2) * width
                 ax.bar(x, statistics.fmean(values), width * 0.9, color=PALETTE[m], alpha=0.35)
-                ax.scatter([x] * len(values), values, s=8, color=PALETTE[m], zorder=3,
-                           label=model if d == 0 else None)
+                ax.scatter(
+                    [x] * len(values),
+                    values,
+                    s=8,
+                    color=PALETTE[m],
+                    zorder=3,
+                    label=model if d == 0 else None,
+                )
         for b, rule in enumerate(RULES):
-            ax.axhline(mean_of(runs, rule, name), color=MUTED, lw=1, ls=("--", ":", "-.")[b],
-                       label=rule)
+            ax.axhline(
+                mean_of(runs, rule, name),
+                color=MUTED,
+                lw=1,
+                ls=("--", ":", "-.")[b],
+                label=rule,
+            )
         ax.set_xticks(range(len(decodings)), decodings, fontsize=8)
         ax.set_ylim(0, 1.02)
         ax.set_title(label, fontsize=9)
@@ -195,20 +256,31 @@ def describe(runs: list[Run], model: str) -> list[str]:
     """The numbers behind the page's reading of the pretrained model's runs."""
     mine = [r for r in runs if r.model == model]
     right = sum(r.score.right_size for r in mine)
-    lines = [f"Right size: {right} of {len(mine)} runs.",
-             f"Exact cells: {percent(mean_of(runs, model, 'accuracy'))} on average.",
-             f"(Copy the last step: {percent(mean_of(runs, RULES[0], 'accuracy'))}; "
-             f"stretch it: {percent(mean_of(runs, RULES[1], 'accuracy'))}.)",
-             f"{'':12}{'noise':>9}{'repeats':>9}{'copy':>9}  gave up"]
+    lines = [
+        f"Right size: {right} of {len(mine)} runs.",
+        f"Exact cells: {percent(mean_of(runs, model, 'accuracy'))} on average.",
+        f"(Copy the last step: {percent(mean_of(runs, RULES[0], 'accuracy'))}; "
+        f"stretch it: {percent(mean_of(runs, RULES[1], 'accuracy'))}.)",
+        f"{'':12}{'noise':>9}{'repeats':>9}{'copy':>9}  gave up",
+    ]
     for decoding in decodings_of(runs, model):
         gave_up = sum(r.ended.startswith("gave up") for r in mine if r.decoding == decoding)
         runs_here = sum(r.decoding == decoding for r in mine)
-        lines.append(f"{decoding:12}" + "".join(
-            f"{percent(mean_of(runs, model, name, decoding)):>9}"
-            for name in ("noise_left", "repeats", "copy")) + f"  {gave_up} of {runs_here}")
-    lines.append(f"{'true step':12}" + "".join(
-        f"{percent(mean_of(runs, 'the true step', name)):>9}"
-        for name in ("noise_left", "repeats", "copy")))
+        lines.append(
+            f"{decoding:12}"
+            + "".join(
+                f"{percent(mean_of(runs, model, name, decoding)):>9}"
+                for name in ("noise_left", "repeats", "copy")
+            )
+            + f"  {gave_up} of {runs_here}"
+        )
+    lines.append(
+        f"{'true step':12}"
+        + "".join(
+            f"{percent(mean_of(runs, 'the true step', name)):>9}"
+            for name in ("noise_left", "repeats", "copy")
+        )
+    )
     return lines
 
 
@@ -220,35 +292,41 @@ def verdict(runs: list[Run], model: str, tiny: str) -> list[str]:
     for decoding in decodings_of(runs, tiny):
         ours = mean_of(runs, tiny, "accuracy", decoding)
         missed = [rule for rule, value in rules.items() if ours <= value]
-        lines.append(f"{decoding:12}{percent(ours):>9}"
-                     f"{percent(mean_of(runs, model, 'accuracy', decoding)):>12}  "
-                     f"{len(rules) - len(missed)} of {len(rules)}"
-                     + (f" (not {', '.join(missed)})" if missed else ""))
+        lines.append(
+            f"{decoding:12}{percent(ours):>9}"
+            f"{percent(mean_of(runs, model, 'accuracy', decoding)):>12}  "
+            f"{len(rules) - len(missed)} of {len(rules)}"
+            + (f" (not {', '.join(missed)})" if missed else "")
+        )
     lines += [f"{'rule':12}{percent(value):>9}  {rule}" for rule, value in rules.items()]
     right = sum(r.score.right_size for r in runs if r.model == tiny)
     total = sum(r.model == tiny for r in runs)
-    lines.append(f"Tiny model: right size in {right} of {total} runs, "
-                 f"noise {percent(mean_of(runs, tiny, 'noise_left'))} on average.")
+    lines.append(
+        f"Tiny model: right size in {right} of {total} runs, "
+        f"noise {percent(mean_of(runs, tiny, 'noise_left'))} on average."
+    )
     return lines
 
 
-def figure_html(fig: Figure, alt: str, png: bool = False) -> str:
-    """A figure as an <img> with alt text, embedded in the page: SVG, or PNG for the ones
-    with thousands of characters. The dark-mode rule for class ascii-figure is in STYLE."""
-    if png:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=150, metadata={"Software": None})
-        data, kind = buffer.getvalue(), "image/png"
-    else:
-        data, kind = to_svg(fig), "image/svg+xml"
+def figure_html(fig: Figure, alt: str, png: bool | None = None) -> str:
+    """A figure as an <img> with alt text, embedded in the page: SVG or PNG, whichever is
+    smaller unless `png` says (canvases of thousands of characters are lighter as pixels).
+    The dark-mode rule for class ascii-figure is in STYLE."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=150, metadata={"Software": None})
+    pixels, vector = buffer.getvalue(), to_svg(fig)
+    if png is None:
+        png = len(pixels) < len(vector)
+    data, kind = (pixels, "image/png") if png else (vector, "image/svg+xml")
     source = f"data:{kind};base64,{base64.b64encode(data).decode()}"
-    return (f'<img class="ascii-figure" style="max-width:100%" alt="{html.escape(alt)}" '
-            f'src="{source}">')
+    return f'<img class="ascii-figure" style="max-width:100%" alt="{html.escape(alt)}" src="{source}">'
 
 
 def recipe_table(recipe: Recipe) -> str:
-    rows = [[f"step {i + 1}", f"{c} × {r}", f"{c * r}", f"{share:.0%}"]
-            for i, ((c, r), share) in enumerate(zip(recipe.sizes, recipe.noise))]
+    rows = [
+        [f"step {i + 1}", f"{c} × {r}", f"{c * r}", f"{share:.0%}"]
+        for i, ((c, r), share) in enumerate(zip(recipe.sizes, recipe.noise))
+    ]
     rows[recipe.context][0] += " (the model writes this one)"
     return _table(["step", "columns × rows", "cells", "noise"], rows, numeric_from=1)
 

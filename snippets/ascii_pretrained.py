@@ -13,12 +13,22 @@ import json
 import torch
 import transformers
 
-from snippets.ascii_canvas import (SEEDS, TEMPERATURES, Recipe, Run, code_key,
-                                   held_out_sequence, hopeless, make_run, one_thread,
-                                   parse_canvas, prompt_text, prune)
+from snippets.ascii_canvas import (
+    SEEDS,
+    TEMPERATURES,
+    Recipe,
+    Run,
+    code_key,
+    held_out_sequence,
+    hopeless,
+    make_run,
+    one_thread,
+    parse_canvas,
+    prompt_text,
+    prune,
+)
 from snippets.cache import atomic_write, cache_dir
 from snippets.model import LanguageModel, fingerprint, load
-
 
 FENCE = "```"  # ends a canvas in the prompt, and in what the model writes
 
@@ -43,23 +53,33 @@ class RowTemperatures(transformers.LogitsProcessor):
 
 class CanvasDone(transformers.StoppingCriteria):
     """Stops each row at the closing fence of its canvas, or as soon as the canvas is hopeless
-    (see `hopeless`): what it would write next could not change its size verdict, and a
-    batch runs until its last row stops."""
+    (see `hopeless`): what it would write next could not change its size verdict."""
 
     def __init__(self, start: int, tokenizer, columns: int, rows: int):
         self.start, self.tokenizer, self.columns, self.rows = start, tokenizer, columns, rows
 
     def __call__(self, input_ids, scores, **kwargs):
-        texts = self.tokenizer.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
+        texts = self.tokenizer.batch_decode(
+            input_ids[:, self.start :], skip_special_tokens=True
+        )
         return torch.tensor([self.done(text) for text in texts])
 
     def done(self, text: str) -> bool:
         return FENCE in text or hopeless(text, self.columns, self.rows) is not None
 
 
+CHUNK = 16  # tokens per generate call; then the rows that have stopped leave the batch
+
+
 @one_thread()
-def continue_sequences(prompts: list[str], temperatures, max_new_tokens: int, size,
-                       lm: LanguageModel, seed: int = 0) -> list[str]:
+def continue_sequences(
+    prompts: list[str],
+    temperatures,
+    max_new_tokens: int,
+    size,
+    lm: LanguageModel,
+    seed: int = 0,
+) -> list[str]:
     """Continue all prompts in one batch (padded on the left), row i at temperatures[i], each
     row stopping at the closing fence of its canvas, or once its canvas of the expected
     `size` (columns, rows) is hopeless. No top-k or top-p cut: T alone shapes the
@@ -68,24 +88,54 @@ def continue_sequences(prompts: list[str], temperatures, max_new_tokens: int, si
     tokenizer.padding_side = "left"
     distinct = list(dict.fromkeys(prompts))
     batch = tokenizer(distinct, return_tensors="pt", padding=True)
-    rows = torch.tensor([distinct.index(p) for p in prompts])
-    done = CanvasDone(batch.input_ids.shape[1], tokenizer, *size)
+    start = batch.input_ids.shape[1]
+    done = CanvasDone(start, tokenizer, *size)
     transformers.set_seed(seed)
     with torch.no_grad():
         # Read each distinct prompt once, all but its last token, and give every row that
         # continues it a copy of the keys and values: generate then reads only the last token.
         positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
-        prefix = lm.model(input_ids=batch.input_ids[:, :-1], position_ids=positions[:, :-1],
-                          attention_mask=batch.attention_mask[:, :-1], logits_to_keep=1,
-                          use_cache=True).cache
-        prefix.batch_select_indices(rows)
-        out = lm.model.generate(
-            input_ids=batch.input_ids[rows], attention_mask=batch.attention_mask[rows],
-            cache=prefix, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
-            logits_processor=[RowTemperatures(temperatures)], stopping_criteria=[done],
-            max_new_tokens=max_new_tokens, pad_token_id=tokenizer.eos_token_id)
-    new = out[:, batch.input_ids.shape[1]:]
-    return [tokenizer.decode(row, skip_special_tokens=True) for row in new]
+        cache = lm.model(
+            input_ids=batch.input_ids[:, :-1],
+            position_ids=positions[:, :-1],
+            attention_mask=batch.attention_mask[:, :-1],
+            logits_to_keep=1,
+            use_cache=True,
+        ).cache
+        rows = torch.tensor([distinct.index(p) for p in prompts])
+        cache.batch_select_indices(rows)
+        ids, pads = batch.input_ids[rows], batch.attention_mask[rows]
+        # generate computes every row until the last one stops, and most stop early: so it
+        # writes CHUNK tokens at a time, and the rows that have stopped leave the batch.
+        writing, texts = list(range(len(prompts))), [""] * len(prompts)
+        while writing:
+            out = lm.model.generate(
+                input_ids=ids,
+                attention_mask=torch.cat([pads, torch.ones_like(ids[:, start:])], 1),
+                cache=cache,
+                do_sample=True,
+                temperature=1.0,
+                top_k=0,
+                top_p=1.0,
+                logits_processor=[RowTemperatures(temperatures[i] for i in writing)],
+                stopping_criteria=[done],
+                max_new_tokens=min(CHUNK, start + max_new_tokens - ids.shape[1]),
+                pad_token_id=tokenizer.eos_token_id,
+                return_dict_in_generate=True,
+            )
+            new = out.sequences[:, start:]
+            room = new.shape[1] < max_new_tokens
+            keep = []
+            written = tokenizer.batch_decode(new, skip_special_tokens=True)
+            for j, (row, text) in enumerate(zip(new, written)):
+                texts[writing[j]] = text
+                # generate pads a row that has stopped (or drawn end-of-text) with eos
+                if room and not done.done(text) and tokenizer.eos_token_id not in row:
+                    keep.append(j)
+            writing = [writing[j] for j in keep]
+            ids, pads, cache = out.sequences[keep], pads[keep], out.cache
+            cache.batch_select_indices(torch.tensor(keep, dtype=torch.long))
+    return texts
 
 
 def token_budget(recipe: Recipe, lm: LanguageModel) -> int:
@@ -107,8 +157,12 @@ def cache_key(recipe: Recipe, temperatures, seeds) -> str:
     return digest.hexdigest()[:16]
 
 
-def pretrained_runs(recipe: Recipe = Recipe(), temperatures=TEMPERATURES, seeds=SEEDS,
-                    lm: LanguageModel | None = None) -> list[Run]:
+def pretrained_runs(
+    recipe: Recipe = Recipe(),
+    temperatures=TEMPERATURES,
+    seeds=SEEDS,
+    lm: LanguageModel | None = None,
+) -> list[Run]:
     """Every run, one per (temperature, seed): the text from the cache, or generated now."""
     grid = [(temperature, seed) for temperature in temperatures for seed in seeds]
     key = cache_key(recipe, temperatures, seeds)
@@ -116,12 +170,26 @@ def pretrained_runs(recipe: Recipe = Recipe(), temperatures=TEMPERATURES, seeds=
     if not path.exists():
         lm = lm or load()
         prompts = [prompt_text(held_out_sequence(recipe, seed)) for _, seed in grid]
-        texts = continue_sequences(prompts, [t for t, _ in grid], token_budget(recipe, lm),
-                                   recipe.sizes[recipe.context], lm)
+        texts = continue_sequences(
+            prompts,
+            [t for t, _ in grid],
+            token_budget(recipe, lm),
+            recipe.sizes[recipe.context],
+            lm,
+        )
         record = {"model": lm.name, "texts": texts}
         atomic_write(path, json.dumps(record, ensure_ascii=False, indent=1).encode())
         prune(path)
     record = json.loads(path.read_text())
-    return [make_run(record["model"], t, seed, text, parse_canvas(text),
-                     held_out_sequence(recipe, seed), end=FENCE)
-            for (t, seed), text in zip(grid, record["texts"], strict=True)]
+    return [
+        make_run(
+            record["model"],
+            t,
+            seed,
+            text,
+            parse_canvas(text),
+            held_out_sequence(recipe, seed),
+            end=FENCE,
+        )
+        for (t, seed), text in zip(grid, record["texts"], strict=True)
+    ]

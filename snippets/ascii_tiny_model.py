@@ -16,6 +16,7 @@ import importlib.metadata
 import io
 import json
 import math
+import multiprocessing
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -27,10 +28,24 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from snippets.ascii_canvas import (NOISE, RAMP, SEEDS, TEMPERATURES, TRAINING_PICTURES, Recipe,
-                                   Run, Sequence, code_key, held_out_sequence, hopeless,
-                                   load_picture, make_run, one_thread, prune,
-                                   training_sequence)
+from snippets.ascii_canvas import (
+    NOISE,
+    RAMP,
+    SEEDS,
+    TEMPERATURES,
+    TRAINING_PICTURES,
+    Recipe,
+    Run,
+    Sequence,
+    code_key,
+    held_out_sequence,
+    hopeless,
+    load_picture,
+    make_run,
+    one_thread,
+    prune,
+    training_sequence,
+)
 from snippets.cache import atomic_folder, atomic_write, cache_dir
 
 NAME = "tiny model (ours)"
@@ -42,8 +57,9 @@ FREQUENCIES = 6  # sine/cosine pairs per axis for the place features
 
 def sequence_text(sequence: Sequence, steps: int | None = None) -> str:
     """Canvases one after another, each row ending in a newline, a blank line after each."""
-    return "".join("".join(row + "\n" for row in canvas) + "\n"
-                   for canvas in sequence.noisy[:steps])
+    return "".join(
+        "".join(row + "\n" for row in canvas) + "\n" for canvas in sequence.noisy[:steps]
+    )
 
 
 def encode(text: str) -> list[int]:
@@ -119,8 +135,11 @@ class Block(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(config.width), nn.LayerNorm(config.width)
         self.qkv = nn.Linear(config.width, 3 * config.width)
         self.out = nn.Linear(config.width, config.width)
-        self.mlp = nn.Sequential(nn.Linear(config.width, 4 * config.width), nn.GELU(),
-                                 nn.Linear(4 * config.width, config.width))
+        self.mlp = nn.Sequential(
+            nn.Linear(config.width, 4 * config.width),
+            nn.GELU(),
+            nn.Linear(4 * config.width, config.width),
+        )
 
     def forward(self, x, bias, cache=None):
         batch, length, width = x.shape
@@ -145,7 +164,7 @@ class TinyModel(nn.Module):
         self.head = nn.Linear(config.width, len(VOCAB))
         # Per head, fixed like ALiBi's slopes: how sharply attention prefers the same place.
         # Head 0 looks everywhere; the last one at about a single cell of the final canvas.
-        sharpness = [0.0] + [5 * 10 ** i for i in range(1, config.heads)]
+        sharpness = [0.0] + [5 * 10**i for i in range(1, config.heads)]
         self.register_buffer("sharpness", torch.tensor(sharpness), persistent=False)
 
     @torch.no_grad()
@@ -158,6 +177,19 @@ class TinyModel(nn.Module):
         future = torch.arange(key.shape[1])[None, :] > position
         return bias.masked_fill(future, float("-inf"))
 
+    def layout_bias(self, query: torch.Tensor, key: torch.Tensor, offset: int) -> torch.Tensor:
+        """`bias` for one layout, remembered: every training batch has the same layout, so
+        every step but the first reuses the bias of the one before."""
+        last = getattr(self, "_last_layout", None)
+        if not (
+            last
+            and last[0] == offset
+            and torch.equal(last[1], query)
+            and torch.equal(last[2], key)
+        ):
+            self._last_layout = (offset, query, key, self.bias(query, key, offset))
+        return self._last_layout[3]
+
     def forward(self, ids, own, following, cache=None):
         """Logits for the next character at every position. `own`/`following`: (batch, tokens,
         3) places of each token and of the character after it; `cache`: what an earlier call
@@ -168,7 +200,7 @@ class TinyModel(nn.Module):
         x = x + self.where(place_features(following))
         # Training batches (and most generation batches) share one layout: one bias for all.
         if bool((following == following[:1]).all() and (keys == keys[:1]).all()):
-            bias = self.bias(following[:1], keys[:1], offset)
+            bias = self.layout_bias(following[:1], keys[:1], offset)
         else:
             bias = self.bias(following, keys, offset)
         layers = []
@@ -185,8 +217,11 @@ def parameter_count(model: nn.Module) -> int:
 def batch_tensors(texts: list[str], recipe: Recipe):
     ids = [encode(t) for t in texts]
     own, following = zip(*(places(i, recipe) for i in ids))
-    return (torch.tensor(ids), torch.tensor(own, dtype=torch.float32),
-            torch.tensor(following, dtype=torch.float32))
+    return (
+        torch.tensor(ids),
+        torch.tensor(own, dtype=torch.float32),
+        torch.tensor(following, dtype=torch.float32),
+    )
 
 
 def terminal():
@@ -214,6 +249,7 @@ def train(recipe: Recipe, config: Config, progress: bool = True):
     model = TinyModel(config, recipe)
     optimiser = torch.optim.AdamW(model.parameters(), config.learning_rate, weight_decay=0.01)
     warmup = max(1, config.steps // 10)
+
     def rate(s):  # a fraction of the learning rate at step s
         return min(1, (s + 1) / warmup) * (1 + math.cos(math.pi * s / config.steps)) / 2
 
@@ -222,8 +258,14 @@ def train(recipe: Recipe, config: Config, progress: bool = True):
     # The bar is drawn live on the terminal. In a notebook, where every redraw would become
     # an output of its own, only the finished bar goes into the notebook.
     in_notebook = sys.stderr is not sys.__stderr__
-    bar = tqdm(range(config.steps), desc="training the tiny model", disable=not progress,
-               mininterval=2.0, ncols=90, file=terminal())
+    bar = tqdm(
+        range(config.steps),
+        desc="training the tiny model",
+        disable=not progress,
+        mininterval=2.0,
+        ncols=90,
+        file=terminal(),
+    )
     for step in bar:
         texts = training_batch(recipe, config, step, pictures)
         ids, own, following = batch_tensors(texts, recipe)
@@ -238,8 +280,11 @@ def train(recipe: Recipe, config: Config, progress: bool = True):
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     if progress and in_notebook:
         print(bar, file=sys.stderr, flush=True)
-    return model.eval(), {"losses": losses, "seconds": time.perf_counter() - started,
-                          "cpu_seconds": time.process_time() - cpu}
+    return model.eval(), {
+        "losses": losses,
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+    }
 
 
 SOURCES = ("ascii_canvas.py", "ascii_tiny_model.py")  # the code the weights depend on
@@ -262,7 +307,8 @@ def trained(recipe: Recipe = Recipe(), config: Config = Config(), progress: bool
 
     The record says whether it came from the cache (`cached`), how long training took
     (`seconds`) and the loss at every step (`losses`)."""
-    folder = cache_dir("ascii-diffusion") / f"tiny-model-{cache_key(recipe, config)}"
+    folder = model_folder(recipe, config)
+    fresh = _wait_for_background(recipe, config)  # trained just now, by a second process?
     cached = folder.exists()
     if not cached:
         model, record = train(recipe, config, progress)
@@ -276,16 +322,70 @@ def trained(recipe: Recipe = Recipe(), config: Config = Config(), progress: bool
     model = TinyModel(config, recipe)
     model.load_state_dict(load_file(folder / "weights.safetensors"))
     record = json.loads((folder / "record.json").read_text())
-    return model.eval(), {**record, "cached": cached}
+    return model.eval(), {**record, "cached": cached and not fresh}
+
+
+def model_folder(recipe: Recipe, config: Config) -> Path:
+    return cache_dir("ascii-diffusion") / f"tiny-model-{cache_key(recipe, config)}"
+
+
+def runs_path(recipe: Recipe, config: Config, temperatures=TEMPERATURES, seeds=SEEDS) -> Path:
+    key = sha(f"{cache_key(recipe, config)} {temperatures!r} {seeds!r}")
+    return cache_dir("ascii-diffusion") / f"tiny-runs-{key}.json"
+
+
+# Processes started by `start_in_background`, by cache key, and whether each trains the model.
+_background: dict[str, tuple[multiprocessing.Process, bool]] = {}
+
+
+def start_in_background(recipe: Recipe = Recipe(), config: Config = Config()):
+    """Train the model and write its runs in a second process, unless they are cached, so
+    that other work (the pretrained model writing) runs meanwhile on another core.
+    `trained` and `tiny_runs` wait for it. Returns the process, or None."""
+    trains = not model_folder(recipe, config).exists()
+    if not trains and runs_path(recipe, config).exists():
+        return None
+    # spawn: a fresh interpreter, with its own random numbers and its own one thread. No
+    # progress bar: a notebook kernel shows what its children write in whichever cell runs.
+    process = multiprocessing.get_context("spawn").Process(
+        target=tiny_runs, args=(recipe, config), kwargs={"progress": False}, name="tiny model"
+    )
+    process.start()
+    _background[cache_key(recipe, config)] = process, trains
+    return process
+
+
+def _wait_for_background(recipe: Recipe, config: Config) -> bool:
+    """Wait for the process `start_in_background` started, if any; True if it trained."""
+    process, trains = _background.get(cache_key(recipe, config), (None, False))
+    if process is not None:
+        process.join()
+        if process.exitcode != 0:
+            raise RuntimeError(
+                f"the tiny model's background process failed (exit code {process.exitcode});"
+                " its error is on the terminal (stderr)"
+            )
+    return trains
+
+
+def pick(logits: torch.Tensor, temperature: float | None, generator) -> int:
+    """The next character: the most likely one, or one sampled at the temperature."""
+    if temperature is None:
+        return int(logits.argmax())
+    return int(
+        torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=generator)
+    )
 
 
 @one_thread()
 @torch.no_grad()
-def generate(model: TinyModel, sequences: list[Sequence], temperature: float | None,
-             seeds: list[int]) -> list[str]:
+def generate(
+    model: TinyModel, sequences: list[Sequence], temperatures: list, seeds: list[int]
+) -> list[str]:
     """For each sequence, show its first `context` steps and write the next canvas character
     by character, feeding only the new character each time (the keys and values of the
-    earlier ones are cached): greedy when temperature is None, else sampled with its seed."""
+    earlier ones are cached). Row i is greedy when temperatures[i] is None, else sampled at
+    that temperature with seeds[i]: its own random numbers, whatever the other rows do."""
     recipe = model.recipe
     columns, rows = recipe.sizes[recipe.context]
     prompts = [sequence_text(sequence, recipe.context) for sequence in sequences]
@@ -301,36 +401,52 @@ def generate(model: TinyModel, sequences: list[Sequence], temperature: float | N
         done = ["\n\n" in w or hopeless(w, columns, rows) for w in written]
         if all(done):  # every canvas has ended with a blank line, or given up, as above
             break
-        last = logits[:, -1]
-        if temperature is None:
-            tokens = last.argmax(-1).tolist()
-        else:
-            p = torch.softmax(last / temperature, -1)
-            tokens = [int(torch.multinomial(row, 1, generator=g))
-                      for row, g in zip(p, generators)]
+        last = zip(logits[:, -1], temperatures, generators)
+        tokens = [pick(row, temperature, g) for row, temperature, g in last]
         new_own, new_following = [], []
         for b, token in enumerate(tokens):
             written[b] += "" if done[b] else VOCAB[token]
             new_own.append([walkers[b].here()])
             walkers[b].advance(token)
             new_following.append([walkers[b].here()])
-        logits, cache = model(torch.tensor(tokens)[:, None], torch.tensor(new_own),
-                              torch.tensor(new_following), cache)
+        logits, cache = model(
+            torch.tensor(tokens)[:, None],
+            torch.tensor(new_own),
+            torch.tensor(new_following),
+            cache,
+        )
     return written
 
 
-def tiny_runs(recipe: Recipe = Recipe(), config: Config = Config(), temperatures=TEMPERATURES,
-              seeds=SEEDS) -> list[Run]:
-    """The tiny model on the held-out picture, one run per (temperature, seed), cached."""
-    key = sha(f"{cache_key(recipe, config)} {temperatures!r} {seeds!r}")
-    path = cache_dir("ascii-diffusion") / f"tiny-runs-{key}.json"
-    sequences = [held_out_sequence(recipe, seed) for seed in seeds]
+def tiny_runs(
+    recipe: Recipe = Recipe(),
+    config: Config = Config(),
+    temperatures=TEMPERATURES,
+    seeds=SEEDS,
+    progress: bool = True,
+) -> list[Run]:
+    """The tiny model on the held-out picture, one run per (temperature, seed), cached.
+    (Trains the model first, if that is not cached either: `progress` shows a bar.)"""
+    _wait_for_background(recipe, config)
+    path = runs_path(recipe, config, temperatures, seeds)
+    sequences = {seed: held_out_sequence(recipe, seed) for seed in seeds}
+    grid = [(t, seed) for t in temperatures for seed in seeds]
     if not path.exists():
-        model, _ = trained(recipe, config)
-        texts = [generate(model, sequences, t, list(seeds)) for t in temperatures]
+        model, _ = trained(recipe, config, progress)
+        # One batch for every run: each row samples at its own temperature.
+        texts = generate(
+            model, [sequences[s] for _, s in grid], [t for t, _ in grid], [s for _, s in grid]
+        )
         atomic_write(path, json.dumps(texts).encode())
         prune(path)
     texts = json.loads(path.read_text())
-    return [make_run(NAME, t, seed, text, canvas_of(text), sequence, end="\n\n")
-            for t, row in zip(temperatures, texts)
-            for seed, text, sequence in zip(seeds, row, sequences)]
+    return [
+        make_run(NAME, t, seed, text, canvas_of(text), sequences[seed], end="\n\n")
+        for (t, seed), text in zip(grid, texts, strict=True)
+    ]
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

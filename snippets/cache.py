@@ -38,6 +38,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
 # --8<-- [end:atomic]
 
 

@@ -23,6 +23,7 @@ NEW_TOKENS = 96
 @dataclass(frozen=True)
 class Setting:
     """How one row picks its tokens: greedy when temperature is None, else a warped sample."""
+
     temperature: float | None = None
     k: int | None = None
     p: float | None = None
@@ -32,8 +33,11 @@ class Setting:
     def label(self) -> str:
         if self.temperature is None:
             return "greedy"
-        cuts = [f"{name} {v}" for name, v in (("top-k", self.k), ("top-p", self.p), ("min-p", self.p_base))
-                if v is not None]
+        cuts = [
+            f"{name} {v}"
+            for name, v in (("top-k", self.k), ("top-p", self.p), ("min-p", self.p_base))
+            if v is not None
+        ]
         return ", ".join([f"T = {self.temperature:g}", *cuts])
 
 
@@ -73,56 +77,85 @@ class PerRowSampling(transformers.LogitsProcessor):
         if self._previous is not None:
             self.drawn(input_ids[:, -1])
         self._previous = torch.log_softmax(scores, dim=-1)
-        return torch.stack([self.warp_row(row, s)
-                            for row, s in zip(scores, self.settings)])
+        return torch.stack([self.warp_row(row, s) for row, s in zip(scores, self.settings)])
 
     @staticmethod
     def warp_row(row: Tensor, s: Setting) -> Tensor:
         if s.temperature is None:  # greedy: only the best token survives
             return top_k(row, 1)
         return warp(row, s.temperature, s.k, s.p, s.p_base)
+
+
 # --8<-- [end:processor]
 
 
 # --8<-- [start:batch]
-def continue_batch(rows: list[tuple[str, Setting]],
-                   new_tokens: int = NEW_TOKENS, seed: int = SEED,
-                   lm: LanguageModel | None = None):
+def continue_batch(
+    rows: list[tuple[str, Setting]],
+    new_tokens: int = NEW_TOKENS,
+    seed: int = SEED,
+    lm: LanguageModel | None = None,
+):
     """Continue every (prompt, setting) row in one seeded generate call.
 
     Returns, per row, the new token ids and their log-probabilities at T = 1."""
     lm = lm or load()
-    batch = lm.tokenizer([prompt for prompt, _ in rows], return_tensors="pt",
-                         padding=True, padding_side="left")
+    batch = lm.tokenizer(
+        [prompt for prompt, _ in rows], return_tensors="pt", padding=True, padding_side="left"
+    )
     processor = PerRowSampling([setting for _, setting in rows])
     transformers.set_seed(seed)
     with torch.no_grad():
         out = lm.model.generate(
-            **batch, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
-            logits_processor=[processor], max_new_tokens=new_tokens,
-            pad_token_id=lm.tokenizer.eos_token_id)
-    new = out[:, batch.input_ids.shape[1]:]
+            **batch,
+            do_sample=True,
+            temperature=1.0,
+            top_k=0,
+            top_p=1.0,
+            logits_processor=[processor],
+            max_new_tokens=new_tokens,
+            pad_token_id=lm.tokenizer.eos_token_id,
+        )
+    new = out[:, batch.input_ids.shape[1] :]
     processor.drawn(new[:, -1])
     log_probs = torch.stack(processor.log_probs, dim=1)
     return [(ids.tolist(), lp.tolist()) for ids, lp in zip(new, log_probs)]
+
+
 # --8<-- [end:batch]
 
 
-def run(plan: list[tuple[str, Setting]], replicates: int,
-        lm: LanguageModel | None = None) -> list[Continuation]:
+def run(
+    plan: list[tuple[str, Setting]], replicates: int, lm: LanguageModel | None = None
+) -> list[Continuation]:
     """Each (prompt, setting) of the plan `replicates` times (greedy once), all in one batch.
 
     A continuation stops at the end-of-text token, if the model draws one.
     """
     lm = lm or load()
-    rows = [(prompt, setting, r) for prompt, setting in plan
-            for r in range(1 if setting.temperature is None else replicates)]
+    rows = [
+        (prompt, setting, r)
+        for prompt, setting in plan
+        for r in range(1 if setting.temperature is None else replicates)
+    ]
     results = continue_batch([(prompt, setting) for prompt, setting, _ in rows], lm=lm)
     done = []
     for (prompt, setting, r), (ids, lps) in zip(rows, results):
-        end = ids.index(lm.tokenizer.eos_token_id) if lm.tokenizer.eos_token_id in ids else len(ids)
-        done.append(Continuation(prompt, setting, r, tuple(ids[:end]),
-                                 lm.tokenizer.decode(ids[:end]), tuple(lps[:end])))
+        end = (
+            ids.index(lm.tokenizer.eos_token_id)
+            if lm.tokenizer.eos_token_id in ids
+            else len(ids)
+        )
+        done.append(
+            Continuation(
+                prompt,
+                setting,
+                r,
+                tuple(ids[:end]),
+                lm.tokenizer.decode(ids[:end]),
+                tuple(lps[:end]),
+            )
+        )
     return done
 
 
@@ -136,7 +169,7 @@ def repeated_starts(token_ids: list[int], n: int = 4) -> list[int]:
     """Where the n-grams that repeat an earlier one begin."""
     seen, starts = set(), []
     for i in range(len(token_ids) - n + 1):
-        gram = tuple(token_ids[i:i + n])
+        gram = tuple(token_ids[i : i + n])
         if gram in seen:
             starts.append(i)
         seen.add(gram)
@@ -145,9 +178,10 @@ def repeated_starts(token_ids: list[int], n: int = 4) -> list[int]:
 
 def distinct_ngrams(texts: list[list[int]], n: int = 2) -> float:
     """Distinct-n: different n-grams / all n-grams, pooled over the texts."""
-    grams = [tuple(text[i:i + n])
-             for text in texts for i in range(len(text) - n + 1)]
+    grams = [tuple(text[i : i + n]) for text in texts for i in range(len(text) - n + 1)]
     return len(set(grams)) / len(grams)
+
+
 # --8<-- [end:measures]
 
 
@@ -157,18 +191,21 @@ def repeated_positions(token_ids: list[int], n: int = 4) -> list[int]:
 
 
 # --8<-- [start:feedback]
-def probability_by_repeat(token_ids: list[int], probabilities: list[float],
-                          n: int = 4) -> dict[int, float]:
+def probability_by_repeat(
+    token_ids: list[int], probabilities: list[float], n: int = 4
+) -> dict[int, float]:
     """Mean probability of the token that completes an n-gram, by how many
     times that n-gram had already appeared in the text."""
     seen: dict[tuple, int] = {}
     by_count: dict[int, list[float]] = {}
     for i in range(len(token_ids) - n + 1):
-        gram = tuple(token_ids[i:i + n])
+        gram = tuple(token_ids[i : i + n])
         count = seen.get(gram, 0)
         by_count.setdefault(count, []).append(probabilities[i + n - 1])
         seen[gram] = count + 1
     return {count: sum(ps) / len(ps) for count, ps in sorted(by_count.items())}
+
+
 # --8<-- [end:feedback]
 
 
@@ -191,3 +228,29 @@ def experiment() -> tuple[Continuation, ...]:
     plan = [(prompt, s) for prompt in PROMPTS for s in ladder]
     plan += [(STORY, s) for s in TRUNCATIONS]
     return tuple(run(plan, REPLICATES))
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--prompt", default=STORY)
+    parser.add_argument(
+        "--temperature", type=float, default=None, help="default: greedy, one continuation"
+    )
+    parser.add_argument("--replicates", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=40)
+
+
+def demo(args, console) -> None:
+    """`python -m snippets.continuations`: a few continuations of one prompt, and their loops."""
+    lm = load()
+    setting = Setting(args.temperature)
+    rows = [(args.prompt, setting)] * (1 if args.temperature is None else args.replicates)
+    for number, (ids, _) in enumerate(continue_batch(rows, args.tokens, SEED, lm)):
+        share = repeated_ngram_share(ids) if len(ids) >= 4 else 0.0
+        console.rule(f"{setting.label}, row {number}: {share:.0%} of its 4-grams repeat")
+        console.print(args.prompt + lm.tokenizer.decode(ids), highlight=False)
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

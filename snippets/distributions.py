@@ -24,17 +24,19 @@ PROMPTS = {
     "code": 'if __name__ == "__main__',
 }
 # The opening of "Little Red-Cap", Margaret Hunt's 1884 translation of the Grimms' tales.
-HUMAN = (" who was loved by every one who looked at her, but most of all by her grandmother, and there"
-         " was nothing that she would not have given to the child. Once she gave her a little cap of"
-         " red velvet, which suited her so well that she would never wear anything else; so she was"
-         " always called 'Little Red-Cap.'")
+HUMAN = (
+    " who was loved by every one who looked at her, but most of all by her grandmother, and there"
+    " was nothing that she would not have given to the child. Once she gave her a little cap of"
+    " red velvet, which suited her so well that she would never wear anything else; so she was"
+    " always called 'Little Red-Cap.'"
+)
 PROSE = continuations.STORY + HUMAN.split(".")[0] + "."
-CODE = '''def count_words(text):
+CODE = """def count_words(text):
     counts = {}
     for word in text.split():
         counts[word] = counts.get(word, 0) + 1
     return counts
-'''
+"""
 SURE = 1.0  # bits: below this, a position is close to determined by what came before
 BET = 0.99  # the all-in model's confidence in its top guess
 LOW, HIGH = 0.05, 0.9  # what counts as a surprising and as an expected token
@@ -51,6 +53,8 @@ def logits_from_hidden_state(prompt: str, lm: LanguageModel | None = None):
         hidden = lm.model.model(ids).last_hidden_state[0, -1]  # 576 numbers
         unembedding = lm.model.lm_head.weight  # vocabulary size x 576
         return unembedding @ hidden
+
+
 # --8<-- [end:logits]
 
 
@@ -70,23 +74,29 @@ def positions(text: str, lm: LanguageModel | None = None) -> list[Position]:
     with torch.no_grad():
         logits = lm.model(ids[None]).logits[0, :-1]  # a prediction per token
     probabilities = torch.softmax(logits.double(), dim=-1)
-    return [Position(lm.tokenizer.decode([int(t)]), entropy_bits(z),
-                     float(p[t]), bool(p.argmax() == t))
-            for z, p, t in zip(logits, probabilities, ids[1:])]
+    return [
+        Position(
+            lm.tokenizer.decode([int(t)]), entropy_bits(z), float(p[t]), bool(p.argmax() == t)
+        )
+        for z, p, t in zip(logits, probabilities, ids[1:])
+    ]
+
+
 # --8<-- [end:positions]
 
 
 # --8<-- [start:score]
-def log_probs(prompt: str, continuation: str,
-              lm: LanguageModel | None = None) -> list[float]:
+def log_probs(prompt: str, continuation: str, lm: LanguageModel | None = None) -> list[float]:
     """ln p of each token of the continuation, given everything before it."""
     lm = lm or load()
     start = lm.tokenizer(check_prompt(prompt)).input_ids
     ids = torch.tensor(start + lm.tokenizer(continuation).input_ids)
     with torch.no_grad():
-        logits = lm.model(ids[None]).logits[0, len(start) - 1:-1]
-    picked = ids[len(start):, None]
+        logits = lm.model(ids[None]).logits[0, len(start) - 1 : -1]
+    picked = ids[len(start) :, None]
     return torch.log_softmax(logits, dim=-1).gather(1, picked)[:, 0].tolist()
+
+
 # --8<-- [end:score]
 
 
@@ -108,8 +118,10 @@ def human_log_probs() -> tuple[float, ...]:
 def story_rows() -> dict[str, list[continuations.Continuation]]:
     """The greedy continuation of the story prompt and its samples at T = 1."""
     rows = [r for r in continuations.experiment() if r.prompt == continuations.STORY]
-    return {"greedy": [r for r in rows if r.setting == continuations.Setting()],
-            "samples": [r for r in rows if r.setting == continuations.Setting(1.0)]}
+    return {
+        "greedy": [r for r in rows if r.setting == continuations.Setting()],
+        "samples": [r for r in rows if r.setting == continuations.Setting(1.0)],
+    }
 
 
 def mean(values) -> float:
@@ -125,6 +137,8 @@ def all_in_loss(passage: list[Position], bet: float, vocabulary: int) -> float:
     wrong = len(passage) - right
     spread = (1 - bet) / (vocabulary - 1)
     return (right * -math.log(bet) + wrong * -math.log(spread)) / len(passage)
+
+
 # --8<-- [end:all_in]
 
 
@@ -135,7 +149,9 @@ def three_distributions_figure():
     for ax, (kind, logits), colour in zip(axes, prompt_logits().items(), PALETTE):
         probabilities = torch.softmax(logits, dim=-1)
         best = torch.topk(probabilities, 8)
-        labels = [show_token(tokenizer.decode([int(i)])) for i in best.indices] + ["all others"]
+        labels = [show_token(tokenizer.decode([int(i)])) for i in best.indices] + [
+            "all others"
+        ]
         values = best.values.tolist() + [1 - float(best.values.sum())]
         bars = ax.barh(labels[::-1], values[::-1], color=[MUTED] + [colour] * 8)
         ax.bar_label(bars, labels=[f"{v:.2f}" for v in values[::-1]], fontsize=7, padding=2)
@@ -154,22 +170,30 @@ def entropy_by_position_figure():
         values = [p.entropy for p in passage]
         colours = [PALETTE[2] if v < SURE else PALETTE[0] for v in values]
         ax.bar(range(len(values)), values, color=colours, width=0.8)
-        ax.set_xticks(range(len(values)), [show_token(p.token) for p in passage], rotation=90, fontsize=7)
+        ax.set_xticks(
+            range(len(values)), [show_token(p.token) for p in passage], rotation=90, fontsize=7
+        )
         ax.set_xlim(-0.7, len(values) - 0.3)
         ax.set_ylabel("entropy (bits)")
-        ax.set_title(f"{kind}: mean {mean(values):.1f} bits; green positions are below {SURE:g} bit",
-                     fontsize=10)
+        ax.set_title(
+            f"{kind}: mean {mean(values):.1f} bits; green positions are below {SURE:g} bit",
+            fontsize=10,
+        )
         ax.grid(axis="x", visible=False)
-    axes[1].set_xlabel("the token that came next (the bar is the model's uncertainty before it)")
+    axes[1].set_xlabel(
+        "the token that came next (the bar is the model's uncertainty before it)"
+    )
     return fig
 
 
 @figure("greedy-versus-human.svg")
 def greedy_versus_human_figure():
     rows = story_rows()
-    series = [("greedy (most likely token every step)", rows["greedy"][0].log_probs, PALETTE[3]),
-              ("sampled at T = 1 (one seed)", rows["samples"][0].log_probs, PALETTE[0]),
-              ("human (the Grimms, tr. Hunt 1884)", human_log_probs(), PALETTE[2])]
+    series = [
+        ("greedy (most likely token every step)", rows["greedy"][0].log_probs, PALETTE[3]),
+        ("sampled at T = 1 (one seed)", rows["samples"][0].log_probs, PALETTE[0]),
+        ("human (the Grimms, tr. Hunt 1884)", human_log_probs(), PALETTE[2]),
+    ]
     fig, axes = new_figure(3, 1, height=5.0, sharex=True, sharey=True)
     repeated = continuations.repeated_positions(list(rows["greedy"][0].token_ids))
     for x in repeated:
@@ -181,11 +205,15 @@ def greedy_versus_human_figure():
         ax.set_title(f"{label}: mean probability {mean(p):.2f}", fontsize=9, loc="left")
         ax.set_ylim(0, 1.05)
     axes[1].set_ylabel("probability the model gave the token")
-    axes[2].set_xlabel("position in the continuation (tokens); grey: tokens repeating an earlier 4-gram")
+    axes[2].set_xlabel(
+        "position in the continuation (tokens); grey: tokens repeating an earlier 4-gram"
+    )
     return fig
 
 
-def _table(rows: list[tuple[str, continuations.Continuation | None, tuple[float, ...]]]) -> str:
+def _table(
+    rows: list[tuple[str, continuations.Continuation | None, tuple[float, ...]]],
+) -> str:
     lines = ["| continuation | mean ln p per token | total ln p (tokens) |", "|---|---:|---:|"]
     for label, _, lps in rows:
         lines.append(f"| {label} | {mean(lps):.2f} | {sum(lps):.0f} ({len(lps)}) |")
@@ -200,16 +228,26 @@ def for_tab(text: str, width: int = 72) -> str:
 
 def feedback_table() -> str:
     """Probability of the token completing a 4-gram, by earlier occurrences, per greedy text."""
-    names = {continuations.STORY: "Red-Cap", continuations.LANGUAGE: "language",
-             continuations.HISTORY: "history"}
-    rows = {names[r.prompt]: continuations.probability_by_repeat(
-        list(r.token_ids), [math.exp(v) for v in r.log_probs])
-        for r in continuations.experiment() if r.setting == continuations.Setting()}
+    names = {
+        continuations.STORY: "Red-Cap",
+        continuations.LANGUAGE: "language",
+        continuations.HISTORY: "history",
+    }
+    rows = {
+        names[r.prompt]: continuations.probability_by_repeat(
+            list(r.token_ids), [math.exp(v) for v in r.log_probs]
+        )
+        for r in continuations.experiment()
+        if r.setting == continuations.Setting()
+    }
     counts = sorted({c for by in rows.values() for c in by})
     ordinal = {0: "1st", 1: "2nd", 2: "3rd"}
-    lines = ["| greedy text | " + " | ".join(f"{ordinal.get(c, f'{c + 1}th')} time" for c in counts)
-             + " |",
-             "|---|" + "---:|" * len(counts)]
+    lines = [
+        "| greedy text | "
+        + " | ".join(f"{ordinal.get(c, f'{c + 1}th')} time" for c in counts)
+        + " |",
+        "|---|" + "---:|" * len(counts),
+    ]
     for name, by in rows.items():
         cells = [f"{by[c]:.2f}" if c in by else "—" for c in counts]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -270,3 +308,9 @@ def distributions_facts():
     out["feedback_table"] = feedback_table()
     out["new_tokens"] = str(continuations.NEW_TOKENS)
     return out
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

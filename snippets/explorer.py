@@ -31,7 +31,7 @@ BIN = 0.1
 
 def _floor(value: float, digits: int = 4) -> float:
     """Round down, so a stored tail logit never rises above the named tokens it sits below."""
-    return math.floor(value * 10 ** digits) / 10 ** digits
+    return math.floor(value * 10**digits) / 10**digits
 
 
 # --8<-- [start:compress]
@@ -44,16 +44,20 @@ def compress(logits: torch.Tensor, decode) -> dict:
     for b in torch.unique(bins).flip(0):  # highest bin first
         members = rest[bins == b]
         tail.append([_floor(float(members.mean())), int(members.numel())])
-    return {"tokens": [decode(int(i)) for i in ranked.indices[:TOP]],
-            "logits": [round(float(z), 4) for z in named], "tail": tail}
+    return {
+        "tokens": [decode(int(i)) for i in ranked.indices[:TOP]],
+        "logits": [round(float(z), 4) for z in named],
+        "tail": tail,
+    }
 
 
 def expand(entry: dict) -> torch.Tensor:
     """Back to one logit per vocabulary token (float64), highest first."""
     named = torch.tensor(entry["logits"], dtype=torch.float64)
-    tail = [torch.full((count,), logit, dtype=torch.float64)
-            for logit, count in entry["tail"]]
+    tail = [torch.full((count,), logit, dtype=torch.float64) for logit, count in entry["tail"]]
     return torch.cat([named, *tail])
+
+
 # --8<-- [end:compress]
 
 
@@ -69,8 +73,13 @@ def explorer_data():
     for label, logits in prompt_logits().items():
         decode = lambda i: lm.tokenizer.decode([i])  # noqa: E731
         entries.append({"label": label, "prompt": PROMPTS[label], **compress(logits, decode)})
-    return {"model": lm.name, "vocab": lm.model.config.vocab_size, "top": TOP, "bin": BIN,
-            "prompts": entries}
+    return {
+        "model": lm.name,
+        "vocab": lm.model.config.vocab_size,
+        "top": TOP,
+        "bin": BIN,
+        "prompts": entries,
+    }
 
 
 @data("explorer.json")
@@ -111,16 +120,32 @@ def explorer_facts():
 
 
 # --8<-- [start:view]
-def view(entry: dict, temperature: float = 1.0, k: int | None = None,
-         p: float | None = None, p_base: float | None = None,
-         temperature_last: bool = False) -> dict:
+def view(
+    entry: dict,
+    temperature: float = 1.0,
+    k: int | None = None,
+    p: float | None = None,
+    p_base: float | None = None,
+    temperature_last: bool = False,
+) -> dict:
     """What the explorer shows for these settings: entropy, survivors, and for
     every named token its probability and whether the cuts kept it."""
     pipeline = warp_temperature_last if temperature_last else warp
     logits = pipeline(expand(entry), temperature, k, p, p_base)
     probabilities = torch.softmax(logits, dim=-1)
     named = slice(0, len(entry["logits"]))
-    return {"entropy": entropy_bits(logits), "survivors": survivors(logits),
-            "probabilities": probabilities[named].tolist(),
-            "kept": torch.isfinite(logits[named]).tolist()}
+    return {
+        "entropy": entropy_bits(logits),
+        "survivors": survivors(logits),
+        "probabilities": probabilities[named].tolist(),
+        "kept": torch.isfinite(logits[named]).tolist(),
+    }
+
+
 # --8<-- [end:view]
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

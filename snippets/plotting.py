@@ -10,7 +10,16 @@ import matplotlib
 from matplotlib.figure import Figure
 
 # Okabe–Ito: distinguishable with every common colour-vision deficiency, and after inversion.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+PALETTE = [
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+]
 INK = "#222222"
 MUTED = "#8a8a8a"
 WIDTH, HEIGHT = 7.0, 3.6  # inches; the content column of the site is about 7 inches wide
@@ -43,7 +52,9 @@ STYLE = {
 matplotlib.rcParams.update(STYLE)
 
 
-def new_figure(rows: int = 1, cols: int = 1, height: float = HEIGHT, **subplot_kw) -> tuple[Figure, object]:
+def new_figure(
+    rows: int = 1, cols: int = 1, height: float = HEIGHT, **subplot_kw
+) -> tuple[Figure, object]:
     """A figure in the house size with a grid of axes (a single Axes when rows = cols = 1)."""
     fig = Figure(figsize=(WIDTH, height))
     axes = fig.subplots(rows, cols, squeeze=True, **subplot_kw)
@@ -55,4 +66,6 @@ def to_svg(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     return buffer.getvalue()
+
+
 # --8<-- [end:style]

@@ -40,31 +40,66 @@ class Scenario:
             "changed early": changed + self.question,
             "corrected late": first + correction + self.question,
         }
+
+
 # --8<-- [end:scenario]
 
 
 SCENARIOS = (
-    Scenario("The meeting is on {}.", "it is on {}.", " So the meeting is on", "Monday", "Friday"),
-    Scenario("The keys are in the {}.", "they are in the {}.", " So the keys are in the", "kitchen", "car"),
-    Scenario("Her favourite colour is {}.", "it is {}.", " So her favourite colour is", "green", "purple"),
-    Scenario("The dog is called {}.", "he is called {}.", " So the dog is called", "Max", "Rex"),
-    Scenario("We are flying to {}.", "we are flying to {}.", " So we are flying to", "Spain", "Italy"),
-    Scenario("The winner was {}.", "the winner was {}.", " So the winner was", "Anna", "Maria"),
-    Scenario("The box is full of {}.", "it is full of {}.", " So the box is full of", "apples", "oranges"),
-    Scenario("The party is on {}.", "it is on {}.", " So the party is on", "Saturday", "Sunday"),
+    Scenario(
+        "The meeting is on {}.", "it is on {}.", " So the meeting is on", "Monday", "Friday"
+    ),
+    Scenario(
+        "The keys are in the {}.",
+        "they are in the {}.",
+        " So the keys are in the",
+        "kitchen",
+        "car",
+    ),
+    Scenario(
+        "Her favourite colour is {}.",
+        "it is {}.",
+        " So her favourite colour is",
+        "green",
+        "purple",
+    ),
+    Scenario(
+        "The dog is called {}.", "he is called {}.", " So the dog is called", "Max", "Rex"
+    ),
+    Scenario(
+        "We are flying to {}.",
+        "we are flying to {}.",
+        " So we are flying to",
+        "Spain",
+        "Italy",
+    ),
+    Scenario(
+        "The winner was {}.", "the winner was {}.", " So the winner was", "Anna", "Maria"
+    ),
+    Scenario(
+        "The box is full of {}.",
+        "it is full of {}.",
+        " So the box is full of",
+        "apples",
+        "oranges",
+    ),
+    Scenario(
+        "The party is on {}.", "it is on {}.", " So the party is on", "Saturday", "Sunday"
+    ),
 )
 
 
 # --8<-- [start:measure]
-def next_token_logprobs(sequences: list[list[int]],
-                        lm: LanguageModel | None = None) -> torch.Tensor:
+def next_token_logprobs(
+    sequences: list[list[int]], lm: LanguageModel | None = None
+) -> torch.Tensor:
     """Log-probabilities of the token after each sequence, in one batched pass."""
     lm = lm or load()
     width = max(len(s) for s in sequences)
     batch = torch.full((len(sequences), width), lm.tokenizer.eos_token_id)
     mask = torch.zeros_like(batch)
     for row, ids in enumerate(sequences):  # pad after the text: never attended
-        batch[row, :len(ids)], mask[row, :len(ids)] = torch.tensor(ids), 1
+        batch[row, : len(ids)], mask[row, : len(ids)] = torch.tensor(ids), 1
     with torch.no_grad():
         hidden = lm.model.model(batch, attention_mask=mask).last_hidden_state
         last = hidden[torch.arange(len(sequences)), mask.sum(1) - 1]
@@ -74,6 +109,8 @@ def next_token_logprobs(sequences: list[list[int]],
 def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """KL(P || Q) in nats, from log-probabilities: how far Q moved away from P."""
     return (p.exp() * (p - q)).sum(dim=-1)
+
+
 # --8<-- [end:measure]
 
 
@@ -94,13 +131,17 @@ def compare(scenario: Scenario, lm: LanguageModel | None = None) -> dict:
     stated = token_id(scenario.stated, lm)
     corrected = token_id(scenario.corrected, lm)
     return {
-        condition: {"top": lm.tokenizer.decode([int(row.argmax())]),
-                    "p_top": float(row.max().exp()),
-                    "kl": float(kl),
-                    "p_stated": float(row[stated].exp()),
-                    "p_corrected": float(row[corrected].exp())}
+        condition: {
+            "top": lm.tokenizer.decode([int(row.argmax())]),
+            "p_top": float(row.max().exp()),
+            "kl": float(kl),
+            "p_stated": float(row[stated].exp()),
+            "p_corrected": float(row[corrected].exp()),
+        }
         for condition, row, kl in zip(prompts, logprobs, moved)
     }
+
+
 # --8<-- [end:compare]
 
 
@@ -111,15 +152,16 @@ def comparisons() -> tuple[dict, ...]:
 
 
 # --8<-- [start:influence]
-def token_influence(prompt: str,
-                    lm: LanguageModel | None = None) -> list[tuple[str, float]]:
+def token_influence(prompt: str, lm: LanguageModel | None = None) -> list[tuple[str, float]]:
     """Delete each token in turn: how far does the next-token prediction move?"""
     lm = lm or load()
     ids = lm.tokenizer(prompt).input_ids
-    variants = [ids] + [ids[:i] + ids[i + 1:] for i in range(len(ids))]
+    variants = [ids] + [ids[:i] + ids[i + 1 :] for i in range(len(ids))]
     logprobs = next_token_logprobs(variants, lm)
     moved = kl_divergence(logprobs[0], logprobs[1:])
     return [(lm.tokenizer.decode([t]), float(kl)) for t, kl in zip(ids, moved)]
+
+
 # --8<-- [end:influence]
 
 
@@ -128,7 +170,12 @@ def influence() -> tuple[tuple[str, float], ...]:
     return tuple(token_influence(SCENARIOS[0].prompts()["corrected late"]))
 
 
-MARKERS = {"as stated": "o", "neutral sentence added": "s", "changed early": "^", "corrected late": "D"}
+MARKERS = {
+    "as stated": "o",
+    "neutral sentence added": "s",
+    "changed early": "^",
+    "corrected late": "D",
+}
 
 
 @figure("state-simulators-corrections.svg")
@@ -137,15 +184,23 @@ def corrections_figure():
     fig, (left, right) = new_figure(1, 2, height=3.8)
     changes = CONDITIONS[1:]  # "as stated" is the reference: its KL is zero
     for colour, condition in zip(PALETTE, CONDITIONS):
-        left.scatter([c[condition]["p_stated"] for c in found],
-                     [c[condition]["p_corrected"] for c in found], color=colour,
-                     marker=MARKERS[condition], s=28, label=condition, zorder=3, clip_on=False)
+        left.scatter(
+            [c[condition]["p_stated"] for c in found],
+            [c[condition]["p_corrected"] for c in found],
+            color=colour,
+            marker=MARKERS[condition],
+            s=28,
+            label=condition,
+            zorder=3,
+            clip_on=False,
+        )
         if condition in changes:
             kls = [c[condition]["kl"] for c in found]
             row = changes.index(condition)
             spread = np.linspace(-0.15, 0.15, len(kls))
-            right.scatter(row + spread, kls, color=colour, marker=MARKERS[condition], s=22,
-                          zorder=3)
+            right.scatter(
+                row + spread, kls, color=colour, marker=MARKERS[condition], s=22, zorder=3
+            )
             right.hlines(np.median(kls), row - 0.3, row + 0.3, color=colour, linewidth=2)
     left.plot([0, 1], [0, 1], color="#bbbbbb", linewidth=1, zorder=1)
     left.set_xlim(0, 1)
@@ -154,8 +209,9 @@ def corrections_figure():
     left.set_ylabel("p(corrected answer)")
     left.set_title("Which answer does the model give?")
     left.legend(loc="upper right", fontsize=7.5, handletextpad=0.2)
-    right.set_xticks(range(len(changes)), [c.replace(" ", "\n", 1) for c in changes],
-                     fontsize=8)
+    right.set_xticks(
+        range(len(changes)), [c.replace(" ", "\n", 1) for c in changes], fontsize=8
+    )
     right.set_ylim(bottom=0)
     right.set_ylabel("KL from “as stated” (nats)")
     right.set_title("How far the distribution moves")
@@ -169,7 +225,12 @@ def token_influence_figure():
     fig, ax = new_figure(height=3.4)
     tokens = [show_token(t) for t, _ in found]
     bars = ax.bar(range(len(found)), [kl for _, kl in found], color=PALETTE[0])
-    ax.bar_label(bars, labels=[f"{kl:.1f}" if kl >= 0.3 else "" for _, kl in found], fontsize=7, padding=1)
+    ax.bar_label(
+        bars,
+        labels=[f"{kl:.1f}" if kl >= 0.3 else "" for _, kl in found],
+        fontsize=7,
+        padding=1,
+    )
     ax.set_xticks(range(len(found)), tokens, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("KL after deleting it (nats)")
     ax.set_title("How much each token of the prompt moves the next-token distribution")
@@ -189,12 +250,18 @@ def state_facts():
     n = len(found)
 
     def top_is(condition: str, answer: str) -> int:
-        return sum(c[condition]["top"].strip() == getattr(s, answer) for s, c in zip(SCENARIOS, found))
+        return sum(
+            c[condition]["top"].strip() == getattr(s, answer) for s, c in zip(SCENARIOS, found)
+        )
 
-    table = ["| story | as stated | neutral sentence | changed early | corrected late |",
-             "|---|---|---|---|---|"]
+    table = [
+        "| story | as stated | neutral sentence | changed early | corrected late |",
+        "|---|---|---|---|---|",
+    ]
     for s, c in zip(SCENARIOS, found):
-        cells = " | ".join(f"`{show_token(c[k]['top'])}` ({c[k]['kl']:.2f})" for k in CONDITIONS)
+        cells = " | ".join(
+            f"`{show_token(c[k]['top'])}` ({c[k]['kl']:.2f})" for k in CONDITIONS
+        )
         table.append(f"| {s.stated} → {s.corrected} | {cells} |")
     ranked = sorted(influence(), key=lambda pair: -pair[1])
     versions = {}
@@ -212,8 +279,11 @@ def state_facts():
         "neutral_wins": str(top_is("neutral sentence added", "stated")),
         "early_wins": str(top_is("changed early", "corrected")),
         "late_wins": str(top_is("corrected late", "corrected")),
-        "late_failures": ", ".join(f"{s.stated} → {s.corrected}" for s, c in zip(SCENARIOS, found)
-                                   if c["corrected late"]["top"].strip() != s.corrected),
+        "late_failures": ", ".join(
+            f"{s.stated} → {s.corrected}"
+            for s, c in zip(SCENARIOS, found)
+            if c["corrected late"]["top"].strip() != s.corrected
+        ),
         "kl_neutral": median(c["neutral sentence added"]["kl"] for c in found),
         "kl_early": median(c["changed early"]["kl"] for c in found),
         "kl_late": median(c["corrected late"]["kl"] for c in found),
@@ -223,3 +293,9 @@ def state_facts():
         "influence_corrected": f"{dict(influence())[' ' + scenario.corrected]:.2f}",
         "influence_stated": f"{dict(influence())[' ' + scenario.stated]:.2f}",
     }
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

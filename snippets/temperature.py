@@ -21,28 +21,41 @@ from snippets.sampling import apply_temperature, entropy_bits
 
 SHOWN = (0.25, 0.5, 1.0, 1.5, 2.0)  # the temperatures the distribution figure draws
 STORY_PROMPT = PROMPTS["a story"]
-ALL_PROMPTS = {**PROMPTS, "Red-Cap": continuations.STORY, "language": continuations.LANGUAGE,
-               "history": continuations.HISTORY}
+ALL_PROMPTS = {
+    **PROMPTS,
+    "Red-Cap": continuations.STORY,
+    "language": continuations.LANGUAGE,
+    "history": continuations.HISTORY,
+}
 SWEEP = tuple(round(0.05 * i, 2) for i in range(1, 61))  # T = 0.05 ... 3.0
 FIT = tuple(round(0.5 + 0.05 * i, 2) for i in range(31))  # T = 0.5 ... 2.0
 TEXTS = {"prose (Red-Cap)": continuations.STORY + HUMAN, "code": CODE}
-LADDER = (continuations.Setting(), *(continuations.Setting(t) for t in continuations.TEMPERATURES))
+LADDER = (
+    continuations.Setting(),
+    *(continuations.Setting(t) for t in continuations.TEMPERATURES),
+)
 LOOP = 0.1  # a continuation with more than this share of repeated 4-grams is stuck in a loop
 INK_T1 = "#222222"  # T = 1, the trained distribution, drawn in the ink colour
-NAMES = {continuations.STORY: "Red-Cap", continuations.LANGUAGE: "language",
-         continuations.HISTORY: "history"}
+NAMES = {
+    continuations.STORY: "Red-Cap",
+    continuations.LANGUAGE: "language",
+    continuations.HISTORY: "history",
+}
 
 
 # --8<-- [start:probabilities]
 def probabilities(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """softmax(logits / T): what a sampler at temperature T draws from."""
     return torch.softmax(apply_temperature(logits, temperature), dim=-1)
+
+
 # --8<-- [end:probabilities]
 
 
 # --8<-- [start:fit]
-def loss_by_temperature(text: str, temperatures: tuple[float, ...],
-                        lm: LanguageModel | None = None) -> dict[float, float]:
+def loss_by_temperature(
+    text: str, temperatures: tuple[float, ...], lm: LanguageModel | None = None
+) -> dict[float, float]:
     """Mean loss (nats per token) on the text if every prediction's logits
     were divided by T."""
     lm = lm or load()
@@ -55,6 +68,8 @@ def loss_by_temperature(text: str, temperatures: tuple[float, ...],
         log_p = torch.log_softmax(logits / t, dim=-1).gather(1, nexts)
         losses[t] = float(-log_p.mean())
     return losses
+
+
 # --8<-- [end:fit]
 
 
@@ -65,8 +80,10 @@ def all_logits() -> dict[str, torch.Tensor]:
 
 @functools.cache
 def entropy_curves() -> dict[str, list[float]]:
-    return {name: [entropy_bits(apply_temperature(z, t)) for t in SWEEP]
-            for name, z in all_logits().items()}
+    return {
+        name: [entropy_bits(apply_temperature(z, t)) for t in SWEEP]
+        for name, z in all_logits().items()
+    }
 
 
 @functools.cache
@@ -92,11 +109,16 @@ def collapse_table() -> dict[tuple[str, str], dict[str, float]]:
             copies = continuations.REPLICATES if greedy else 1
             groups.setdefault(key, []).extend([list(row.token_ids)] * copies)
             log_p.setdefault(key, []).append(row.mean_log_prob)
-    return {key: {
-        "repeated 4-grams": mean([repeated_ngram_share(t) for t in texts]),
-        "distinct 2-grams": distinct_ngrams(texts),
-        "mean ln p": mean(log_p[key]),
-    } for key, texts in groups.items()}
+    return {
+        key: {
+            "repeated 4-grams": mean([repeated_ngram_share(t) for t in texts]),
+            "distinct 2-grams": distinct_ngrams(texts),
+            "mean ln p": mean(log_p[key]),
+        }
+        for key, texts in groups.items()
+    }
+
+
 # --8<-- [end:collapse]
 
 
@@ -112,8 +134,13 @@ def temperature_distribution_figure():
     for j, (t, colour) in enumerate(zip(SHOWN, colours)):
         p = probabilities(logits, t)
         values = p[order].tolist() + [1 - float(p[order].sum())]
-        ax.bar([i + (j - 2) * width for i in range(len(values))], values, width, color=colour,
-               label=f"T = {t:g}")
+        ax.bar(
+            [i + (j - 2) * width for i in range(len(values))],
+            values,
+            width,
+            color=colour,
+            label=f"T = {t:g}",
+        )
     ax.set_xticks(range(len(labels)), labels, rotation=30)
     ax.set_ylabel("probability")
     ax.set_title(f"Next token after “{STORY_PROMPT}”, at five temperatures")
@@ -130,8 +157,14 @@ def entropy_by_temperature_figure():
     for (name, curve), colour in zip(entropy_curves().items(), PALETTE):
         ax.plot(SWEEP, curve, color=colour, label=name)
     ax.axhline(math.log2(vocab), color=MUTED, linestyle=":")
-    ax.text(0.05, math.log2(vocab) - 0.4, f"every one of the {vocab:,} tokens equally likely",
-            color=MUTED, fontsize=8, va="top")
+    ax.text(
+        0.05,
+        math.log2(vocab) - 0.4,
+        f"every one of the {vocab:,} tokens equally likely",
+        color=MUTED,
+        fontsize=8,
+        va="top",
+    )
     ax.axvline(1.0, color=MUTED, linestyle="--", linewidth=0.8)
     ax.set_xlabel("temperature T")
     ax.set_ylabel("entropy (bits)")
@@ -149,8 +182,15 @@ def loss_by_temperature_figure():
         best = best_temperature(losses)
         ax.plot(list(losses), list(losses.values()), color=colour, label=name)
         ax.plot([best], [losses[best]], "o", color=colour)
-        ax.annotate(f"lowest at T = {best:g}", (best, losses[best]), textcoords="offset points",
-                    xytext=(0, 8), ha="center", fontsize=8, color=colour)
+        ax.annotate(
+            f"lowest at T = {best:g}",
+            (best, losses[best]),
+            textcoords="offset points",
+            xytext=(0, 8),
+            ha="center",
+            fontsize=8,
+            color=colour,
+        )
     ax.axvline(1.0, color=MUTED, linestyle="--", linewidth=0.8)
     ax.set_xlabel("temperature T applied to every prediction")
     ax.set_ylabel("loss (nats per token)")
@@ -166,10 +206,18 @@ def low_temperature_collapse_figure():
     fig, axes = new_figure(1, 3, height=3.2, sharex=True)
     for measure, ax in zip(("repeated 4-grams", "distinct 2-grams", "mean ln p"), axes):
         for prompt, colour in zip(continuations.PROMPTS, PALETTE):
-            ax.plot(xs, [table[prompt, s.label][measure] for s in LADDER], "o-", color=colour,
-                    label=NAMES[prompt], markersize=4)
+            ax.plot(
+                xs,
+                [table[prompt, s.label][measure] for s in LADDER],
+                "o-",
+                color=colour,
+                label=NAMES[prompt],
+                markersize=4,
+            )
         ax.set_title(measure, fontsize=10)
-        ax.set_xticks(xs, ["greedy", *(f"{t:g}" for t in continuations.TEMPERATURES)], fontsize=8)
+        ax.set_xticks(
+            xs, ["greedy", *(f"{t:g}" for t in continuations.TEMPERATURES)], fontsize=8
+        )
         ax.set_xlabel("temperature")
     axes[0].set_ylabel("share within one continuation")
     axes[1].set_ylabel("share, pooled over seeds")
@@ -180,11 +228,17 @@ def low_temperature_collapse_figure():
 
 def _collapse_markdown() -> str:
     table = collapse_table()
-    header = "| measure | prompt | " + " | ".join(
-        ["greedy", *(f"T={t:g}" for t in continuations.TEMPERATURES)]) + " |"
+    header = (
+        "| measure | prompt | "
+        + " | ".join(["greedy", *(f"T={t:g}" for t in continuations.TEMPERATURES)])
+        + " |"
+    )
     lines = [header, "|---|---|" + "---:|" * len(LADDER)]
-    formats = {"repeated 4-grams": ("repeats", "{:.0%}"), "distinct 2-grams": ("distinct", "{:.0%}"),
-               "mean ln p": ("ln p", "{:.2f}")}
+    formats = {
+        "repeated 4-grams": ("repeats", "{:.0%}"),
+        "distinct 2-grams": ("distinct", "{:.0%}"),
+        "mean ln p": ("ln p", "{:.2f}"),
+    }
     for measure, (short, fmt) in formats.items():
         for prompt in continuations.PROMPTS:
             cells = [fmt.format(table[prompt, s.label][measure]) for s in LADDER]
@@ -207,7 +261,7 @@ def temperature_facts():
         "first_logit_half": f"{float(france[first]) * 2:.1f}",
         "gap": f"{float(france[first] - france[second]):.2f}",
         "ratio": f"{ratio:.1f}",
-        "ratio_half": f"{ratio ** 2:.0f}",
+        "ratio_half": f"{ratio**2:.0f}",
         "first_p_half": f"{float(probabilities(france, 0.5)[first]):.3f}",
         "first_p": f"{float(probabilities(france, 1.0)[first]):.2f}",
         "story_prompt": STORY_PROMPT,
@@ -221,16 +275,25 @@ def temperature_facts():
     }
     at_one = {name: entropy_bits(z) for name, z in all_logits().items()}
     low, high = min(at_one, key=at_one.get), max(at_one, key=at_one.get)
-    out.update(t1_min_name=low, t1_min_bits=f"{at_one[low]:.1f}", t1_max_name=high,
-               t1_max_bits=f"{at_one[high]:.1f}", t1_max_tokens=f"{2 ** at_one[high]:,.0f}")
-    out["prompts_table"] = "\n".join(["| name | prompt |", "|---|---|"] + [
-        f"| {name} | `{prompt}` |" for name, prompt in ALL_PROMPTS.items()])
+    out.update(
+        t1_min_name=low,
+        t1_min_bits=f"{at_one[low]:.1f}",
+        t1_max_name=high,
+        t1_max_bits=f"{at_one[high]:.1f}",
+        t1_max_tokens=f"{2 ** at_one[high]:,.0f}",
+    )
+    out["prompts_table"] = "\n".join(
+        ["| name | prompt |", "|---|---|"]
+        + [f"| {name} | `{prompt}` |" for name, prompt in ALL_PROMPTS.items()]
+    )
     out["params"] = f"{sum(p.numel() for p in lm.model.parameters()) / 1e6:.0f} million"
     story = all_logits()["a story"]
     for t in SHOWN:
         key = f"{t:g}".replace(".", "_")
         out[f"story_bits_{key}"] = f"{entropy_bits(apply_temperature(story, t)):.1f}"
-        out[f"story_others_{key}"] = f"{1 - float(probabilities(story, t).topk(8).values.sum()):.2f}"
+        out[f"story_others_{key}"] = (
+            f"{1 - float(probabilities(story, t).topk(8).values.sum()):.2f}"
+        )
     for name, losses in fits().items():
         key = name.split()[0]
         best = best_temperature(losses)
@@ -241,12 +304,26 @@ def temperature_facts():
         out[f"{key}_loss_2"] = f"{losses[2.0]:.2f}"
     table = collapse_table()
     greedy = continuations.Setting().label
-    out["greedy_loopers"] = str(sum(table[p, greedy]["repeated 4-grams"] > LOOP for p in continuations.PROMPTS))
+    out["greedy_loopers"] = str(
+        sum(table[p, greedy]["repeated 4-grams"] > LOOP for p in continuations.PROMPTS)
+    )
     out["loop"] = f"{LOOP:.0%}"
     out["n_prompts"] = str(len(continuations.PROMPTS))
     for s in LADDER:
         key = s.label.replace("T = ", "t").replace(".", "_")
-        out[f"repeats_{key}"] = f"{mean([table[p, s.label]['repeated 4-grams'] for p in continuations.PROMPTS]):.0%}"
-        out[f"distinct_{key}"] = f"{mean([table[p, s.label]['distinct 2-grams'] for p in continuations.PROMPTS]):.0%}"
-        out[f"lnp_{key}"] = f"{mean([table[p, s.label]['mean ln p'] for p in continuations.PROMPTS]):.2f}"
+        out[f"repeats_{key}"] = (
+            f"{mean([table[p, s.label]['repeated 4-grams'] for p in continuations.PROMPTS]):.0%}"
+        )
+        out[f"distinct_{key}"] = (
+            f"{mean([table[p, s.label]['distinct 2-grams'] for p in continuations.PROMPTS]):.0%}"
+        )
+        out[f"lnp_{key}"] = (
+            f"{mean([table[p, s.label]['mean ln p'] for p in continuations.PROMPTS]):.2f}"
+        )
     return out
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

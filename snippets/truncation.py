@@ -14,12 +14,22 @@ from snippets.artifacts import facts, figure
 from snippets.distributions import PROMPTS, mean
 from snippets.next_token import next_token_logits
 from snippets.plotting import MUTED, PALETTE, new_figure
-from snippets.sampling import apply_temperature, entropy_bits, survivors, warp, warp_temperature_last
+from snippets.sampling import (
+    apply_temperature,
+    entropy_bits,
+    survivors,
+    warp,
+    warp_temperature_last,
+)
 
 GRID = tuple(round(0.1 * i, 1) for i in range(1, 31))  # T = 0.1 ... 3.0
 CUTS = {"top-k 50": {"k": 50}, "top-p 0.9": {"p": 0.9}, "min-p 0.1": {"p_base": 0.1}}
-STYLES = {"top-k 50": (MUTED, "--"), "top-p 0.9": (PALETTE[0], "-"), "min-p 0.1": (PALETTE[3], "-"),
-          "no cut": (PALETTE[7], ":")}
+STYLES = {
+    "top-k 50": (MUTED, "--"),
+    "top-p 0.9": (PALETTE[0], "-"),
+    "min-p 0.1": (PALETTE[3], "-"),
+    "no cut": (PALETTE[7], ":"),
+}
 TAIL = 1e-3  # a token the model itself gives less than 0.1 % at T = 1
 LEAK = 0.01  # a cut "lets the tail in" when the tail gets more than this
 SHOWN = {"a story": PROMPTS["a story"], "a fact": PROMPTS["a fact"]}
@@ -33,6 +43,8 @@ def tail_mass(logits: torch.Tensor, temperature: float, **cut) -> float:
     tail = torch.softmax(logits, dim=-1) < TAIL
     warped = torch.softmax(warp(logits, temperature, **cut), dim=-1)
     return float(warped[tail].sum())
+
+
 # --8<-- [end:tail]
 
 
@@ -43,14 +55,21 @@ def logits() -> dict[str, torch.Tensor]:
 
 @functools.cache
 def survivor_curves() -> dict[str, dict[str, list[int]]]:
-    return {name: {label: [survivors(warp(z, t, **cut)) for t in GRID] for label, cut in CUTS.items()}
-            for name, z in logits().items()}
+    return {
+        name: {
+            label: [survivors(warp(z, t, **cut)) for t in GRID] for label, cut in CUTS.items()
+        }
+        for name, z in logits().items()
+    }
 
 
 @functools.cache
 def tail_curves() -> dict[str, list[float]]:
     z = logits()["a story"]
-    return {label: [tail_mass(z, t, **cut) for t in GRID] for label, cut in {"no cut": {}, **CUTS}.items()}
+    return {
+        label: [tail_mass(z, t, **cut) for t in GRID]
+        for label, cut in {"no cut": {}, **CUTS}.items()
+    }
 
 
 @figure("survivors-by-temperature.svg")
@@ -66,8 +85,12 @@ def survivors_figure():
         ax.set_xlabel("temperature T")
         ax.set_title(f"{name}: “{SHOWN[name]}”", fontsize=9)
     axes[0].set_ylabel("tokens that survive the cut")
-    axes[0].text(0.1, vocab * 0.6, f"whole vocabulary: {vocab:,}", color=MUTED, fontsize=8, va="top")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=3, fontsize=8)
+    axes[0].text(
+        0.1, vocab * 0.6, f"whole vocabulary: {vocab:,}", color=MUTED, fontsize=8, va="top"
+    )
+    fig.legend(
+        *axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=3, fontsize=8
+    )
     return fig
 
 
@@ -80,8 +103,10 @@ def tail_mass_figure():
     ax.set_xlabel("temperature T")
     ax.set_ylabel("probability of drawing one")
     ax.set_ylim(0, 1)
-    ax.set_title(f"Chance of drawing a token the untouched model gives less than {TAIL:.1%}",
-                 fontsize=10)
+    ax.set_title(
+        f"Chance of drawing a token the untouched model gives less than {TAIL:.1%}",
+        fontsize=10,
+    )
     ax.legend(fontsize=8)
     return fig
 
@@ -89,8 +114,11 @@ def tail_mass_figure():
 def matched_p(logits: torch.Tensor, temperature: float, p_base: float) -> float:
     """The largest top-p (in steps of 0.01) that keeps no more tokens than min-p p_base."""
     limit = survivors(warp(logits, temperature, p_base=p_base))
-    return max(p / 100 for p in range(1, 101)
-               if survivors(warp(logits, temperature, p=p / 100)) <= limit)
+    return max(
+        p / 100
+        for p in range(1, 101)
+        if survivors(warp(logits, temperature, p=p / 100)) <= limit
+    )
 
 
 def first_leak(masses: list[float], threshold: float) -> float:
@@ -109,14 +137,25 @@ def table_cell(text: str, words: int = 30) -> str:
 def hot_rows() -> dict[str, list[continuations.Continuation]]:
     """The story prompt's continuations at the hot temperature, with and without a cut."""
     settings = (continuations.Setting(continuations.HOT), *continuations.TRUNCATIONS)
-    return {s.label: [r for r in continuations.experiment()
-                      if r.prompt == continuations.STORY and r.setting == s] for s in settings}
+    return {
+        s.label: [
+            r
+            for r in continuations.experiment()
+            if r.prompt == continuations.STORY and r.setting == s
+        ]
+        for s in settings
+    }
 
 
 def _hot_table() -> str:
-    lines = ["| setting | mean ln p per token | first words of the first sample |", "|---|---:|---|"]
+    lines = [
+        "| setting | mean ln p per token | first words of the first sample |",
+        "|---|---:|---|",
+    ]
     for label, rows in hot_rows().items():
-        lines.append(f"| {label} | {mean([r.mean_log_prob for r in rows]):.2f} | {table_cell(rows[0].text)} |")
+        lines.append(
+            f"| {label} | {mean([r.mean_log_prob for r in rows]):.2f} | {table_cell(rows[0].text)} |"
+        )
     return "\n".join(lines)
 
 
@@ -124,7 +163,11 @@ def _hot_table() -> str:
 def truncation_facts():
     story, fact = logits()["a story"], logits()["a fact"]
     curves = survivor_curves()
-    out = {"story_prompt": SHOWN["a story"], "fact_prompt": SHOWN["a fact"], "vocab": f"{story.numel():,}"}
+    out = {
+        "story_prompt": SHOWN["a story"],
+        "fact_prompt": SHOWN["a fact"],
+        "vocab": f"{story.numel():,}",
+    }
     for t in (1.0, 1.5, 2.0, 3.0):
         key = f"{t:g}".replace(".", "_")
         i = GRID.index(t)
@@ -135,7 +178,12 @@ def truncation_facts():
     out["tail_tokens"] = f"{int((p1 < TAIL).sum()):,}"
     out["tail_mass_1"] = f"{tail_mass(story, 1.0):.0%}"
     tails = tail_curves()
-    for label, key in (("no cut", "none"), ("top-p 0.9", "topp"), ("min-p 0.1", "minp"), ("top-k 50", "topk")):
+    for label, key in (
+        ("no cut", "none"),
+        ("top-p 0.9", "topp"),
+        ("min-p 0.1", "minp"),
+        ("top-k 50", "topk"),
+    ):
         out[f"tail_{key}_2"] = f"{tails[label][GRID.index(2.0)]:.0%}"
         out[f"tail_{key}_1"] = f"{tails[label][GRID.index(1.0)]:.1%}"
     for label, cut in (("topp", {"p": 0.9}), ("minp", {"p_base": 0.1})):
@@ -159,3 +207,9 @@ def truncation_facts():
     out["replicates"] = str(continuations.REPLICATES)
     out["new_tokens"] = str(continuations.NEW_TOKENS)
     return out
+
+
+if __name__ == "__main__":
+    from snippets import runner
+
+    raise SystemExit(runner.run(__spec__.name))

@@ -48,11 +48,14 @@ def built_site(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def site_url(built_site):
     """The built site served on 127.0.0.1 (a free port) for the browser tests."""
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(built_site)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(built_site))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/"
     server.shutdown()
@@ -62,9 +65,19 @@ def site_url(built_site):
 def browser_type_launch_args(browser_type_launch_args):
     # Debian's chromium: playwright cannot download its own browser here. The flags keep
     # Chromium from reaching for Google's services, which this offline machine refuses.
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": [
-        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]}
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
 
 
 def pytest_collection_modifyitems(config, items):
@@ -84,8 +97,8 @@ def pytest_terminal_summary(terminalreporter):
 def project_with(folder: Path, pages: dict[str, str]) -> Path:
     """A copy of the site's configuration with only `pages` in docs/; returns its mkdocs.yml."""
     config = (ROOT / "mkdocs.yml").read_text()
-    (folder / "mkdocs.yml").write_text(config[:config.index("\nnav:")])  # the nav names real pages
-    for shared in ("hooks", "snippets"):
+    (folder / "mkdocs.yml").write_text(config[: config.index("\nnav:")])  # the nav names real pages
+    for shared in ("hooks", "snippets", "overrides"):
         (folder / shared).symlink_to(ROOT / shared)
     (folder / "docs").mkdir()
     (folder / "docs" / "stylesheets").symlink_to(ROOT / "docs" / "stylesheets")

@@ -8,7 +8,7 @@ import snippets
 from snippets import artifacts, model
 from snippets.cache import CACHE_ENV
 
-FIGURE_MODULE = '''
+FIGURE_MODULE = """
 from snippets.artifacts import figure, facts, data
 from snippets.plotting import new_figure
 
@@ -28,7 +28,7 @@ def tiny_facts():
 
 def helper():  # not an artifact
     return 1
-'''
+"""
 
 
 @pytest.fixture
@@ -51,8 +51,9 @@ def package(tmp_path, monkeypatch):
 def test_discover_reads_declarations_without_importing(package):
     found = artifacts.discover()
     assert set(found) == {"figures/tiny.svg", "data/tiny.json", "facts/tiny"}
-    assert found["data/tiny.json"] == artifacts.Artifact("data", "tiny.json", "snippets.tiny", "tiny_data",
-                                                          ("snippets/table.txt",))
+    assert found["data/tiny.json"] == artifacts.Artifact(
+        "data", "tiny.json", "snippets.tiny", "tiny_data", ("snippets/table.txt",)
+    )
 
 
 def test_the_real_package_declares_the_home_figure():

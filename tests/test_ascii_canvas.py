@@ -30,8 +30,9 @@ def test_recipe_checks_its_schedule():
 def test_each_step_has_its_size_and_exactly_its_share_of_noise(seed):
     sequence = ac.held_out_sequence(RECIPE, seed)
     assert len(sequence.clean) == len(sequence.noisy) == len(RECIPE.sizes)
-    for clean, noisy, (columns, rows), share in zip(sequence.clean, sequence.noisy, RECIPE.sizes,
-                                                   RECIPE.noise):
+    for clean, noisy, (columns, rows), share in zip(
+        sequence.clean, sequence.noisy, RECIPE.sizes, RECIPE.noise
+    ):
         assert len(clean) == len(noisy) == rows
         assert all(len(line) == columns for line in clean + noisy)
         assert not any(map(is_noise, "".join(clean)))
@@ -122,8 +123,7 @@ def test_wrong_sizes_are_caught_and_extra_cells_do_not_count():
 
 def test_an_empty_canvas_scores_zero():
     s = ac.score([], TARGET, PREVIOUS)
-    assert (s.columns, s.rows, s.right_size, s.noise_left, s.accuracy, s.copy) == (
-        0, 0, False, 0, 0, 0)
+    assert (s.columns, s.rows, s.right_size, s.noise_left, s.accuracy, s.copy) == (0, 0, False, 0, 0, 0)
 
 
 def test_a_verbatim_copy_has_copy_similarity_one():
@@ -136,28 +136,33 @@ def test_a_verbatim_copy_has_copy_similarity_one():
 
 # --- the prompt and its parsing ------------------------------------------------------------
 
+
 def test_prompt_shows_the_context_steps_and_opens_the_next():
     sequence = ac.held_out_sequence(RECIPE, 0)
     prompt = ac.prompt_text(sequence)
     assert prompt.startswith(ac.TITLE)
     assert prompt.endswith(f"Step {RECIPE.context + 1}:\n```\n")
     assert prompt.count("```") == 2 * RECIPE.context + 1
-    for canvas in sequence.noisy[:RECIPE.context]:
+    for canvas in sequence.noisy[: RECIPE.context]:
         assert "\n".join(canvas) in prompt
     assert "\n".join(sequence.noisy[RECIPE.context]) not in prompt
 
 
-@pytest.mark.parametrize("text, canvas", [
-    ("ab\ncd\n```\n\nStep 5:", ["ab", "cd"]),
-    ("ab\ncd", ["ab", "cd"]),
-    (" .\n\n", [" .", ""]),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    "text, canvas",
+    [
+        ("ab\ncd\n```\n\nStep 5:", ["ab", "cd"]),
+        ("ab\ncd", ["ab", "cd"]),
+        (" .\n\n", [" .", ""]),
+        ("", []),
+    ],
+)
 def test_parse_canvas(text, canvas):
     assert ac.parse_canvas(text) == canvas
 
 
 # --- baselines -----------------------------------------------------------------------------
+
 
 def hand_made(context: int) -> ac.Sequence:
     recipe = Recipe(sizes=((2, 1), (2, 1), (4, 2)), noise=(0.5, 0.5, 0.0), context=context)
@@ -214,14 +219,17 @@ def test_repetition_counts_windows_written_before():
     assert ac.repetition("abab", width=2) == 1 / 3  # ab, ba, ab again
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("@@\n  \n", None),
-    ("@@\n  \n@@\n  ", None),  # one row too many is still allowed …
-    ("@@\n  \n@@\n  \n", "> 3 rows"),  # … two are not
-    ("@@@@", None),
-    ("@@@@@", "a row > 4 chars"),
-    ("@@\n```\n" + "x" * 50, None),  # what follows the end of the canvas does not count
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("@@\n  \n", None),
+        ("@@\n  \n@@\n  ", None),  # one row too many is still allowed …
+        ("@@\n  \n@@\n  \n", "> 3 rows"),  # … two are not
+        ("@@@@", None),
+        ("@@@@@", "a row > 4 chars"),
+        ("@@\n```\n" + "x" * 50, None),  # what follows the end of the canvas does not count
+    ],
+)
 def test_hopeless(text, reason):
     assert ac.hopeless(text, 2, 2) == reason
 

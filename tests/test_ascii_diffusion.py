@@ -7,16 +7,23 @@ import pytest
 from matplotlib.figure import Figure
 
 from snippets import ascii_diffusion as page
-from snippets.ascii_canvas import (SEEDS, TEMPERATURES, Recipe, Run, Score, baseline_runs,
-                                   held_out_sequence)
+from snippets.ascii_canvas import SEEDS, TEMPERATURES, Recipe, Run, Score, baseline_runs, held_out_sequence
 from snippets.plotting import to_svg
 
 RECIPE = Recipe()
 
 
 def fake(model, temperature, seed, accuracy, right=True, noise=0.0, copy=0.5, canvas=("ab",)):
-    score = Score(columns=2, rows=1, right_size=right, noise_left=noise, accuracy=accuracy,
-                  near=accuracy, copy=copy, repeats=0.25)
+    score = Score(
+        columns=2,
+        rows=1,
+        right_size=right,
+        noise_left=noise,
+        accuracy=accuracy,
+        near=accuracy,
+        copy=copy,
+        repeats=0.25,
+    )
     return Run(model, temperature, seed, "ab", canvas, score, "end of canvas")
 
 
@@ -50,15 +57,19 @@ def test_tables_show_all_runs_and_escape_text():
 def test_words_give_the_numbers_behind_the_reading():
     lines = page.describe(fake_runs(), "lm")
     assert lines[0] == "Right size: 0 of 4 runs."
-    assert lines[1:3] == ["Exact cells: 5.0 % on average.",
-                          "(Copy the last step: 10.0 %; stretch it: 30.0 %.)"]
+    assert lines[1:3] == [
+        "Exact cells: 5.0 % on average.",
+        "(Copy the last step: 10.0 %; stretch it: 30.0 %.)",
+    ]
     assert lines[4] == "T = 1          50.0 %   25.0 %   50.0 %  0 of 2"
     assert lines[-1].startswith("true step") and len(lines) == 7
     verdict = page.verdict(fake_runs(), "lm", "tiny")
     assert verdict[1] == "T = 1          60.0 %       5.0 %  3 of 3"
-    assert verdict[3:6] == ["rule           10.0 %  copy the last step",
-                            "rule           30.0 %  stretch the last step",
-                            "rule           50.0 %  stretch and denoise"]
+    assert verdict[3:6] == [
+        "rule           10.0 %  copy the last step",
+        "rule           30.0 %  stretch the last step",
+        "rule           50.0 %  stretch and denoise",
+    ]
     assert verdict[-1] == "Tiny model: right size in 4 of 4 runs, noise 0.0 % on average."
     weak = [r for r in fake_runs() if r.model != "tiny"] + [fake("tiny", None, 0, 0.4)]
     assert page.verdict(weak, "lm", "tiny")[1].endswith("2 of 3 (not stretch and denoise)")
@@ -80,9 +91,13 @@ def test_canvases_are_clipped_so_that_runaway_text_cannot_swamp_a_figure():
 def test_figures_draw_and_are_deterministic():
     runs = fake_runs()
     sequences = {s: held_out_sequence(RECIPE, s) for s in (0, 1)}
-    figures = [page.sequence_figure(sequences[0]), page.runs_figure(runs[:4], sequences, 0),
-               page.all_runs_figure(runs[:4], columns=2), page.scores_figure(runs, ["lm", "tiny"]),
-               page.loss_figure([3.0, 2.0, 1.5])]
+    figures = [
+        page.sequence_figure(sequences[0]),
+        page.runs_figure(runs[:4], sequences, 0),
+        page.all_runs_figure(runs[:4], columns=2),
+        page.scores_figure(runs, ["lm", "tiny"]),
+        page.loss_figure([3.0, 2.0, 1.5]),
+    ]
     assert all(isinstance(f, Figure) for f in figures)
     assert to_svg(page.sequence_figure(sequences[0])) == to_svg(page.sequence_figure(sequences[0]))
 
@@ -98,6 +113,14 @@ def test_figure_html_embeds_an_image_with_alt_text_and_a_dark_mode_rule():
     data = re.search(r'src="data:image/png;base64,([^"]+)"', png).group(1)
     assert base64.b64decode(data).startswith(b"\x89PNG")
     assert page.figure_html(fig, "curve", png=True) == png  # no timestamp in the PNG
+    assert page.figure_html(fig, "curve", png=False) == page.figure_html(fig, "curve")
+
+
+def test_figure_html_picks_pixels_for_a_canvas_of_many_characters(sequences):
+    fig = page.sequence_figure(sequences[0])
+    chosen = page.figure_html(fig, "steps")
+    svg, png = page.figure_html(fig, "steps", png=False), page.figure_html(fig, "steps", png=True)
+    assert chosen == png and len(png) < len(svg)
 
 
 def test_source_shows_the_code_that_runs():
@@ -107,6 +130,7 @@ def test_source_shows_the_code_that_runs():
 
 
 # --- the page's claims, on the page's own runs (cached by the site build) ------------------
+
 
 @pytest.fixture(scope="module")
 def runs():
@@ -149,7 +173,8 @@ def test_the_pretrained_model_fails_as_the_page_says(runs, names):
     assert page.mean_of(runs, model, "noise_left", "T = 1") > 0.5  # "mostly noise"
     greedy = [r for r in mine if r.decoding == "greedy"]  # "a loop … until it gives up"
     assert page.mean_of(runs, model, "repeats", "greedy") > max(
-        0.5, 3 * page.mean_of(runs, "the true step", "repeats"))
+        0.5, 3 * page.mean_of(runs, "the true step", "repeats")
+    )
     assert all(r.ended.startswith("gave up") for r in greedy)
     assert max(r.score.copy for r in mine) < 0.5  # "no run comes close to a verbatim copy"
 
@@ -168,4 +193,5 @@ def test_the_tiny_model_does_what_the_page_says(runs, names):
     assert accuracy("greedy") > accuracy("T = 1") and accuracy("T = 0.4") > accuracy("T = 1")
     # "… canvases repeat themselves more than the true picture does"
     assert page.mean_of(runs, tiny, "repeats", "greedy") > max(
-        page.mean_of(runs, "the true step", "repeats"), page.mean_of(runs, tiny, "repeats", "T = 1"))
+        page.mean_of(runs, "the true step", "repeats"), page.mean_of(runs, tiny, "repeats", "T = 1")
+    )

@@ -75,6 +75,16 @@ def test_attention_is_biased_toward_the_same_place_and_never_sees_the_future():
     assert bias[0, 3, 0, 1] == float("-inf")  # the first token cannot see the second
 
 
+def test_a_layout_s_bias_is_computed_once_and_is_the_bias():
+    model, (_, own, following) = model_and_batch()
+    first = model.layout_bias(following[:1], own[:1], 0)
+    assert torch.equal(first, model.bias(following[:1], own[:1], 0))
+    assert model.layout_bias(following[:1].clone(), own[:1].clone(), 0) is first  # remembered
+    shorter = model.layout_bias(following[:1, :9], own[:1, :9], 0)
+    assert torch.equal(shorter, model.bias(following[:1, :9], own[:1, :9], 0))
+    assert not torch.equal(model.layout_bias(following[:1], own[:1], 1), first)  # an offset
+
+
 def test_incremental_decoding_gives_the_same_logits_as_one_pass():
     model, (ids, own, following) = model_and_batch()
     with torch.no_grad():
@@ -82,7 +92,7 @@ def test_incremental_decoding_gives_the_same_logits_as_one_pass():
         head, cache = model(ids[:, :20], own[:, :20], following[:, :20])
         logits = [head]
         for t in range(20, ids.shape[1]):
-            step, cache = model(ids[:, t:t + 1], own[:, t:t + 1], following[:, t:t + 1], cache)
+            step, cache = model(ids[:, t : t + 1], own[:, t : t + 1], following[:, t : t + 1], cache)
             logits.append(step)
     assert torch.allclose(torch.cat(logits, 1), full, atol=1e-5)
 
@@ -93,7 +103,7 @@ def test_a_batch_with_different_layouts_equals_row_by_row():
     ids, own, following = tm.batch_tensors(texts, SMALL)
     with torch.no_grad():
         together, _ = model(ids, own, following)
-        apart = [model(ids[i:i + 1], own[i:i + 1], following[i:i + 1])[0] for i in (0, 1)]
+        apart = [model(ids[i : i + 1], own[i : i + 1], following[i : i + 1])[0] for i in (0, 1)]
     assert torch.allclose(together, torch.cat(apart), atol=1e-6)
 
 
@@ -104,12 +114,12 @@ def test_training_is_short_seeded_and_recorded():
     assert all(0 < loss < 10 for loss in record["losses"])
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, again.state_dict()[name]), name
-    assert 0 < tm.parameter_count(TinyModel(CONFIG, SMALL)) < tm.parameter_count(
-        TinyModel(Config(), Recipe()))
+    assert (
+        0 < tm.parameter_count(TinyModel(CONFIG, SMALL)) < tm.parameter_count(TinyModel(Config(), Recipe()))
+    )
 
 
-def test_the_progress_bar_goes_live_to_the_terminal_and_finished_to_a_notebook(
-        monkeypatch, capsys):
+def test_the_progress_bar_goes_live_to_the_terminal_and_finished_to_a_notebook(monkeypatch, capsys):
     tm.train(SMALL, CONFIG, progress=True)  # under pytest, as in a notebook, stderr is replaced
     assert capsys.readouterr().err.count("training the tiny model: 100%") == 1
     monkeypatch.setattr("sys.stderr", sys.__stderr__)  # a plain script: the bar is drawn live
@@ -158,20 +168,46 @@ def test_a_cached_model_loads_back_identically(cache):
     assert [p.name for p in cache.iterdir()] == [folder.name]
 
 
+def test_training_in_a_second_process_gives_the_same_model_and_runs(cache, monkeypatch):
+    monkeypatch.setattr(tm, "_background", {})
+    process = tm.start_in_background(SMALL, CONFIG)
+    model, record = tm.trained(SMALL, CONFIG, progress=False)  # waits for the process
+    assert process.exitcode == 0 and not process.is_alive()
+    assert record["cached"] is False  # trained during this run, if by another process
+    here, _ = tm.train(SMALL, CONFIG, progress=False)
+    for name, tensor in here.state_dict().items():
+        assert torch.equal(tensor, model.state_dict()[name]), name
+    sequences = [held_out_sequence(SMALL, seed) for seed in tm.SEEDS]
+    written = [tm.generate(here, sequences, [t] * 5, list(tm.SEEDS)) for t in tm.TEMPERATURES]
+    assert [r.text for r in tm.tiny_runs(SMALL, CONFIG)] == [t for row in written for t in row]
+    assert tm.start_in_background(SMALL, CONFIG) is None  # all cached: nothing to do
+
+
+def test_a_failure_in_the_second_process_is_raised_where_its_result_is_needed(cache, monkeypatch):
+    monkeypatch.setattr(tm, "_background", {})
+    broken = Config(width=16, heads=3, layers=1, steps=1, batch=1)  # 16 wide, in 3 heads?
+    tm.start_in_background(SMALL, broken)
+    with pytest.raises(RuntimeError, match="background process failed"):
+        tm.tiny_runs(SMALL, broken)
+
+
 def test_generation_is_seeded_and_stops_at_a_blank_line():
     model, _ = model_and_batch()
     sequences = [small_sequence(0), small_sequence(1)]
-    greedy = tm.generate(model, sequences, None, [0, 1])
-    assert greedy == tm.generate(model, sequences, None, [5, 6])  # greedy ignores the seed
-    sampled = tm.generate(model, sequences, 1.0, [0, 1])
-    assert sampled == tm.generate(model, sequences, 1.0, [0, 1])
-    assert sampled != tm.generate(model, sequences, 1.0, [2, 3])
+    greedy = tm.generate(model, sequences, [None, None], [0, 1])
+    assert greedy == tm.generate(model, sequences, [None, None], [5, 6])  # seeds unused
+    sampled = tm.generate(model, sequences, [1.0, 1.0], [0, 1])
+    assert sampled == tm.generate(model, sequences, [1.0, 1.0], [0, 1])
+    assert sampled != tm.generate(model, sequences, [1.0, 1.0], [2, 3])
+    # each row has its own temperature and its own random numbers, whatever the others do
+    mixed = tm.generate(model, sequences * 2, [1.0, 1.0, None, None], [0, 1, 0, 1])
+    assert mixed == sampled + greedy
     columns, rows = SMALL.sizes[SMALL.context]
     assert all(len(text) <= 3 * ((columns + 1) * rows + 1) // 2 for text in sampled)
     with torch.no_grad():  # a model that only ever writes newlines ends at once
         model.head.weight.zero_()
         model.head.bias.fill_(0).data[NEWLINE] = 10
-    assert tm.generate(model, sequences, None, [0, 1]) == ["\n\n", "\n\n"]
+    assert tm.generate(model, sequences, [None, None], [0, 1]) == ["\n\n", "\n\n"]
 
 
 def test_generation_stops_when_out_of_room(monkeypatch):
@@ -181,14 +217,13 @@ def test_generation_stops_when_out_of_room(monkeypatch):
         model.head.bias.fill_(0).data[tm.INDEX["@"]] = 10
     monkeypatch.setattr(tm, "hopeless", lambda *args: None)
     columns, rows = SMALL.sizes[SMALL.context]
-    [text] = tm.generate(model, [small_sequence()], None, [0])
+    [text] = tm.generate(model, [small_sequence()], [None], [0])
     assert text == "@" * (3 * ((columns + 1) * rows + 1) // 2)
 
 
 def test_tiny_runs_are_scored_and_cached(cache):
     runs = tm.tiny_runs(SMALL, CONFIG, temperatures=(1.0, None), seeds=(0, 1))
-    assert [(r.decoding, r.seed) for r in runs] == [
-        ("T = 1", 0), ("T = 1", 1), ("greedy", 0), ("greedy", 1)]
+    assert [(r.decoding, r.seed) for r in runs] == [("T = 1", 0), ("T = 1", 1), ("greedy", 0), ("greedy", 1)]
     assert all(r.model == tm.NAME for r in runs)
     assert tm.tiny_runs(SMALL, CONFIG, temperatures=(1.0, None), seeds=(0, 1)) == runs
     assert len(list(cache.glob("tiny-runs-*.json"))) == 1

@@ -15,7 +15,8 @@ from conftest import ROOT
 
 SCREENSHOTS = ROOT / "screenshots"  # not under test-results/, which pytest-playwright empties
 SITE_PAGES = sorted(p.name for p in (ROOT / "docs").glob("*.md")) + sorted(
-    p.name for p in (ROOT / "docs").glob("*.py"))
+    p.name for p in (ROOT / "docs").glob("*.py")
+)
 
 
 def page_url(source: str) -> str:
@@ -33,12 +34,20 @@ def watched(page, site_url):
     """The page, with every console error, failed request and off-machine request recorded."""
     host = urlparse(site_url).netloc
     problems = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
     page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-    page.on("request", lambda r: None if urlparse(r.url).netloc in (host, "") or r.url.startswith(("data:", "blob:"))
-            else problems.append(f"off-machine request: {r.url}"))
+    page.on(
+        "request",
+        lambda r: (
+            None
+            if urlparse(r.url).netloc in (host, "") or r.url.startswith(("data:", "blob:"))
+            else problems.append(f"off-machine request: {r.url}")
+        ),
+    )
     return page, problems
 
 
@@ -93,8 +102,11 @@ def _distinctive_words(built_site: Path) -> dict[str, str]:
         prose = re.sub(r"<(pre|code)\b.*?</\1>", " ", doc["text"], flags=re.DOTALL)  # words, not code
         words.setdefault(location, set()).update(re.findall(r"\b[a-z]{4,}\b", prose.lower()))
     spread = Counter(stem for page_words in words.values() for stem in {w[:6] for w in page_words})
-    return {location: min(sorted(w for w in page_words if 8 <= len(w) <= 14), key=lambda w: spread[w[:6]])
-            for location, page_words in words.items() if any(8 <= len(w) <= 14 for w in page_words)}
+    return {
+        location: min(sorted(w for w in page_words if 8 <= len(w) <= 14), key=lambda w: spread[w[:6]])
+        for location, page_words in words.items()
+        if any(8 <= len(w) <= 14 for w in page_words)
+    }
 
 
 def test_search_finds_every_page_by_a_word_in_its_body(watched, site_url, built_site):
@@ -108,7 +120,9 @@ def test_search_finds_every_page_by_a_word_in_its_body(watched, site_url, built_
         results = page.locator(".md-search-result__link")
         results.first.wait_for()
         page.wait_for_timeout(300)  # results arrive from a web worker; let the list settle
-        hrefs = [urlparse(h).path.lstrip("/") for h in results.evaluate_all("links => links.map(a => a.href)")]
+        hrefs = [
+            urlparse(h).path.lstrip("/") for h in results.evaluate_all("links => links.map(a => a.href)")
+        ]
         assert location in hrefs, (word, location, hrefs)
         page.keyboard.press("Escape")
     assert problems == []

@@ -80,10 +80,14 @@ else:
 @pytest.mark.parametrize("kind", ["folder", "file"])
 def test_a_write_killed_midway_is_never_seen(tmp_path, kind):
     target = tmp_path / "artifact"
-    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(target), kind], stdout=subprocess.PIPE)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(target), kind], stdout=subprocess.PIPE
+    )
     assert writer.stdout.readline() == b"filling\n"
     writer.send_signal(signal.SIGKILL)
     writer.wait()
     assert not target.exists()
     leftovers = [p.name for p in tmp_path.iterdir()]
-    assert leftovers and all(name.startswith(".artifact.") and name.endswith(".partial") for name in leftovers)
+    assert leftovers and all(
+        name.startswith(".artifact.") and name.endswith(".partial") for name in leftovers
+    )

@@ -30,10 +30,12 @@ def test_tokens_lists_every_piece(capsys):
 
 
 def test_generate_is_seeded(capsys):
-    _, first, _ = run(capsys, "generate", "Once upon a time", "--temperature", "1", "--seed", "5",
-                      "--max-new-tokens", "8")
-    _, again, _ = run(capsys, "generate", "Once upon a time", "--temperature", "1", "--seed", "5",
-                      "--max-new-tokens", "8")
+    _, first, _ = run(
+        capsys, "generate", "Once upon a time", "--temperature", "1", "--seed", "5", "--max-new-tokens", "8"
+    )
+    _, again, _ = run(
+        capsys, "generate", "Once upon a time", "--temperature", "1", "--seed", "5", "--max-new-tokens", "8"
+    )
     assert first == again and first.startswith("Once upon a time")
 
 
@@ -42,15 +44,18 @@ def test_fetch_reports_the_ready_model(capsys):
     assert status == 0 and "model ready" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["next", "x", "--temperature", "0"], "temperature must be > 0"),
-    (["next", "x", "--temperature", "-2"], "temperature must be > 0"),
-    (["next", "x", "--top", "0"], "must be at least 1"),
-    (["next", ""], "the prompt is empty"),
-    (["generate", "x", "--max-new-tokens", "0"], "must be at least 1"),
-    (["next"], "the following arguments are required: prompt"),
-    ([], "the following arguments are required: command"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["next", "x", "--temperature", "0"], "temperature must be > 0"),
+        (["next", "x", "--temperature", "-2"], "temperature must be > 0"),
+        (["next", "x", "--top", "0"], "must be at least 1"),
+        (["next", ""], "the prompt is empty"),
+        (["generate", "x", "--max-new-tokens", "0"], "must be at least 1"),
+        (["next"], "the following arguments are required: prompt"),
+        ([], "the following arguments are required: command"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         cli.main(argv)

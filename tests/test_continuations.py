@@ -10,8 +10,11 @@ from snippets.distributions import log_probs
 
 
 def rows(prompt=None, setting=None):
-    return [r for r in c.experiment()
-            if (prompt is None or r.prompt == prompt) and (setting is None or r.setting == setting)]
+    return [
+        r
+        for r in c.experiment()
+        if (prompt is None or r.prompt == prompt) and (setting is None or r.setting == setting)
+    ]
 
 
 def test_the_batch_has_every_row_it_promises(lm):
@@ -30,9 +33,10 @@ def test_greedy_rows_are_transformers_greedy(lm):
     batch = lm.tokenizer(list(c.PROMPTS), return_tensors="pt", padding=True, padding_side="left")
     length = c.NEW_TOKENS // 2  # half the rows' length keeps the test quick; every step is alike
     with torch.no_grad():
-        out = lm.model.generate(**batch, do_sample=False, max_new_tokens=length,
-                                pad_token_id=lm.tokenizer.eos_token_id)
-    for prompt, new in zip(c.PROMPTS, out[:, batch.input_ids.shape[1]:]):
+        out = lm.model.generate(
+            **batch, do_sample=False, max_new_tokens=length, pad_token_id=lm.tokenizer.eos_token_id
+        )
+    for prompt, new in zip(c.PROMPTS, out[:, batch.input_ids.shape[1] :]):
         (greedy,) = rows(prompt, c.Setting())
         assert list(greedy.token_ids[:length]) == new.tolist()
 
@@ -43,7 +47,7 @@ def test_recorded_log_probs_are_the_untouched_models(lm):
         text_ids = list(r.token_ids)
         prompt_ids = lm.tokenizer(r.prompt).input_ids
         with torch.no_grad():
-            logits = lm.model(torch.tensor([prompt_ids + text_ids])).logits[0, len(prompt_ids) - 1:-1]
+            logits = lm.model(torch.tensor([prompt_ids + text_ids])).logits[0, len(prompt_ids) - 1 : -1]
         fresh = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(text_ids)[:, None])[:, 0]
         assert torch.allclose(torch.tensor(r.log_probs), fresh, atol=2e-3)
     # and the decoded text scores the same through the page's own scorer
@@ -57,7 +61,9 @@ def test_rows_follow_their_own_settings(lm):
     for r in rows(c.STORY, c.TRUNCATIONS[1]):  # min-p 0.1: every token >= 0.1 x the top one
         prompt_ids = lm.tokenizer(r.prompt).input_ids
         with torch.no_grad():
-            logits = lm.model(torch.tensor([prompt_ids + list(r.token_ids)])).logits[0, len(prompt_ids) - 1:-1]
+            logits = lm.model(torch.tensor([prompt_ids + list(r.token_ids)])).logits[
+                0, len(prompt_ids) - 1 : -1
+            ]
         p = torch.softmax(logits / c.HOT, dim=-1)
         drawn = p.gather(1, torch.tensor(r.token_ids)[:, None])[:, 0]
         assert bool((drawn >= 0.1 * p.max(dim=-1).values * 0.999).all())

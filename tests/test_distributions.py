@@ -13,7 +13,9 @@ from snippets.sampling import entropy_bits
 
 def test_hidden_state_times_unembedding_is_the_models_logits(lm):
     for prompt in d.PROMPTS.values():
-        assert torch.allclose(d.logits_from_hidden_state(prompt, lm), next_token_logits(prompt, lm), atol=1e-4)
+        assert torch.allclose(
+            d.logits_from_hidden_state(prompt, lm), next_token_logits(prompt, lm), atol=1e-4
+        )
 
 
 def test_only_differences_between_logits_matter(lm):
@@ -31,9 +33,10 @@ def test_positions_agree_with_the_scorer(lm):
     """Two code paths, one answer: per-position probabilities equal the continuation scorer's."""
     passage = d.positions(d.PROSE)
     prompt_len = len(lm.tokenizer(c.STORY).input_ids)
-    scored = d.log_probs(c.STORY, d.PROSE[len(c.STORY):])
-    assert [math.exp(v) for v in scored] == pytest.approx([p.probability for p in passage[prompt_len - 1:]],
-                                                          rel=1e-3)
+    scored = d.log_probs(c.STORY, d.PROSE[len(c.STORY) :])
+    assert [math.exp(v) for v in scored] == pytest.approx(
+        [p.probability for p in passage[prompt_len - 1 :]], rel=1e-3
+    )
     assert passage[0].entropy == pytest.approx(entropy_bits(next_token_logits("Once", lm)), abs=1e-3)
 
 

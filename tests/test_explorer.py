@@ -23,13 +23,15 @@ SCENARIOS = [
 
 
 def test_compression_keeps_the_whole_vocabulary(lm):
-    for label, z in ex.prompt_logits().items():
+    for z in ex.prompt_logits().values():
         entry = ex.compress(z, str)
         full = ex.expand(entry)
         assert full.numel() == z.numel()
         assert torch.equal(full, torch.sort(full, descending=True).values)
         assert full[ex.TOP] < full[ex.TOP - 1]  # the tail stays below the named tokens
-        assert torch.allclose(full[:ex.TOP], torch.sort(z.double(), descending=True).values[:ex.TOP], atol=1e-4)
+        assert torch.allclose(
+            full[: ex.TOP], torch.sort(z.double(), descending=True).values[: ex.TOP], atol=1e-4
+        )
         assert entry["tokens"][0] == str(int(z.argmax()))
 
 
@@ -58,13 +60,15 @@ def test_view_is_the_samplers_on_the_expanded_logits(lm):
     shown = ex.view(entry, 1.5, k=100, p=0.9)
     logits = warp(ex.expand(entry), 1.5, 100, 0.9)
     assert shown["survivors"] == survivors(logits)
-    assert shown["probabilities"] == torch.softmax(logits, dim=-1)[:ex.TOP].tolist()
+    assert shown["probabilities"] == torch.softmax(logits, dim=-1)[: ex.TOP].tolist()
 
 
 def test_the_site_serves_what_the_code_computes(built_site, lm):
     served = json.loads((built_site / "data" / "explorer.json").read_text())
     fresh = ex.explorer_json()
-    assert {k: v for k, v in served.items() if k != "prompts"} == {k: v for k, v in fresh.items() if k != "prompts"}
+    assert {k: v for k, v in served.items() if k != "prompts"} == {
+        k: v for k, v in fresh.items() if k != "prompts"
+    }
     for a, b in zip(served["prompts"], fresh["prompts"]):
         assert (a["label"], a["prompt"], a["tokens"]) == (b["label"], b["prompt"], b["tokens"])
         assert a["logits"] == pytest.approx(b["logits"], abs=1e-3)
@@ -72,8 +76,11 @@ def test_the_site_serves_what_the_code_computes(built_site, lm):
 
 
 def set_range(page, name, value):
-    page.eval_on_selector(f"#ss-ex-{name}", "(el, v) => { el.value = v; el.dispatchEvent("
-                          "new Event('input', {bubbles: true})); }", str(value))
+    page.eval_on_selector(
+        f"#ss-ex-{name}",
+        "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }",
+        str(value),
+    )
 
 
 def number(text):
@@ -99,8 +106,11 @@ def test_the_explorer_page_computes_what_python_computes(page, site_url, built_s
         # the settings as the page shows them, fed to Python
         temperature = float(page.text_content("#ss-ex-temperature-value"))
         assert temperature == scenario.get("temperature", 1.0)
-        settings = {key: (int if key == "k" else float)(page.text_content(f"#ss-ex-{name}-value"))
-                    for name, key in (("k", "k"), ("p", "p"), ("min-p", "p_base")) if key in scenario}
+        settings = {
+            key: (int if key == "k" else float)(page.text_content(f"#ss-ex-{name}-value"))
+            for name, key in (("k", "k"), ("p", "p"), ("min-p", "p_base"))
+            if key in scenario
+        }
         entry = data["prompts"][labels.index(scenario["prompt"])]
         want = ex.view(entry, temperature, temperature_last=scenario.get("last", False), **settings)
 
@@ -113,7 +123,10 @@ def test_the_explorer_page_computes_what_python_computes(page, site_url, built_s
         assert len(shown) == SHOWN
         for i, text in enumerate(shown):
             if want["kept"][i]:
-                assert number(text) == pytest.approx(100 * want["probabilities"][i], abs=0.0051), (scenario, i)
+                assert number(text) == pytest.approx(100 * want["probabilities"][i], abs=0.0051), (
+                    scenario,
+                    i,
+                )
             else:
                 assert text == "cut", (scenario, i)
         others = page.text_content("#ss-ex-rest .ss-ex-token")

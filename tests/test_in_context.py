@@ -37,7 +37,7 @@ def test_one_pass_over_the_sequence_equals_prompts_cut_off_after_k_examples(lm):
         full = lm.model(torch.tensor([ids])).logits[0]
         for k in (0, 3, 9):
             position = answers[k][0]
-            alone = lm.model(torch.tensor([ids[:position + 1]])).logits[0, -1]
+            alone = lm.model(torch.tensor([ids[: position + 1]])).logits[0, -1]
             assert torch.allclose(full[position], alone, atol=1e-3)
 
 

@@ -55,8 +55,9 @@ def test_the_config_formula_predicts_the_bytes_of_a_real_cache(lm):
 
 
 def test_cache_size_arithmetic_and_the_head_dim_fallback():
-    config = SimpleNamespace(num_hidden_layers=2, num_key_value_heads=3, hidden_size=64,
-                             num_attention_heads=4)  # no head_dim: 64 / 4 = 16
+    config = SimpleNamespace(
+        num_hidden_layers=2, num_key_value_heads=3, hidden_size=64, num_attention_heads=4
+    )  # no head_dim: 64 / 4 = 16
     size = kv.cache_size(config, torch.bfloat16)
     assert size == kv.CacheSize(layers=2, kv_heads=3, head_dim=16, bytes_per_number=2)
     assert size.per_token == 2 * 2 * 3 * 16 * 2
@@ -76,7 +77,8 @@ def test_kv_cache_facts_are_the_measured_numbers(lm):
     # grouped queries: full multi-head attention would cost query_heads / kv_heads times more
     ratio = lm.model.config.num_attention_heads // lm.model.config.num_key_value_heads
     assert float(facts["context_memory_mha"].split()[0]) == pytest.approx(
-        ratio * float(facts["context_memory"].split()[0]))
+        ratio * float(facts["context_memory"].split()[0])
+    )
     assert facts["greedy_text"] and "\n" not in facts["greedy_text"]
     weights = sum(p.numel() * p.element_size() for p in lm.model.parameters())
     assert size.for_tokens(2048) < weights / 2  # modest next to the weights, for this model

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from snippets import layers as L
 
+
 @pytest.fixture(scope="module")
 def results():
     return L.experiments()
@@ -38,6 +39,7 @@ def cliff(results):
 
 
 # The machinery: re-wiring is exact, bounded and always undone.
+
 
 def snapshot(model):
     return model.model.layers, list(model.model.layers), model.config.num_hidden_layers
@@ -106,9 +108,8 @@ def test_a_forward_pass_that_fails_mid_way_still_restores(lm):
 
     ids = lm.tokenizer("Hello", return_tensors="pt").input_ids
     before = snapshot(lm.model)
-    with pytest.raises(ValueError, match="broken layer"):
-        with L.rewired(lm.model, (0, Broken(), 1)):
-            lm.model(ids, use_cache=False)
+    with pytest.raises(ValueError, match="broken layer"), L.rewired(lm.model, (0, Broken(), 1)):
+        lm.model(ids, use_cache=False)
     assert_restored(lm.model, before)
 
 
@@ -132,8 +133,10 @@ def test_parallel_keeps_the_input_once_and_adds_the_mean_update(lm):
     with torch.inference_mode():
         h = lm.model.model.embed_tokens(ids)
         position = torch.arange(ids.shape[1])[None]
-        kwargs = {"position_embeddings": lm.model.model.rotary_emb(h, position_ids=position),
-                  "attention_mask": None}
+        kwargs = {
+            "position_embeddings": lm.model.model.rotary_emb(h, position_ids=position),
+            "attention_mask": None,
+        }
         both = L.Parallel([a, b])(h, **kwargs)
         expected = h + ((a(h, **kwargs) - h) + (b(h, **kwargs) - h)) / 2
         assert torch.allclose(both, expected, atol=1e-5)
@@ -141,6 +144,7 @@ def test_parallel_keeps_the_input_once_and_adds_the_mean_update(lm):
 
 
 # The plans are the paper's variants.
+
 
 def test_the_middle_block_is_centred():
     assert L.middle(30, 4) == [13, 14, 15, 16]
@@ -153,18 +157,17 @@ def test_the_middle_block_is_centred():
 @pytest.mark.parametrize("n", L.SIZES)
 def test_each_variant_alters_only_the_middle_block(n):
     block = L.middle(30, n)
-    keep = lambda plan: (plan[:block[0]], plan[len(plan) - (29 - block[-1]):])  # noqa: E731
+    keep = lambda plan: (plan[: block[0]], plan[len(plan) - (29 - block[-1]) :])  # noqa: E731
     edges = (tuple(range(block[0])), tuple(range(block[-1] + 1, 30)))
     plans = {v: L.surgery(v, n, 30) for v in L.VARIANTS}
     assert all(keep(p) == edges for p in plans.values())
     assert len(plans["skip"]) == 30 - n
-    assert plans["repeat"][block[0]:block[-1] + 1] == (15,) * n
-    assert plans["reverse"][block[0]:block[-1] + 1] == tuple(reversed(block))
+    assert plans["repeat"][block[0] : block[-1] + 1] == (15,) * n
+    assert plans["reverse"][block[0] : block[-1] + 1] == tuple(reversed(block))
     assert plans["parallel"][block[0]] == tuple(block) and len(plans["parallel"]) == 31 - n
-    assert plans["looped parallel"][block[0]:block[0] + L.LOOPS] == (tuple(block),) * L.LOOPS
-    orders = [L.surgery("shuffle", n, 30, seed)[block[0]:block[-1] + 1] for seed in L.SEEDS]
-    assert all(sorted(o) == block and o not in (tuple(block), tuple(reversed(block)))
-               for o in orders)
+    assert plans["looped parallel"][block[0] : block[0] + L.LOOPS] == (tuple(block),) * L.LOOPS
+    orders = [L.surgery("shuffle", n, 30, seed)[block[0] : block[-1] + 1] for seed in L.SEEDS]
+    assert all(sorted(o) == block and o not in (tuple(block), tuple(reversed(block))) for o in orders)
     assert len(set(orders)) == len(L.SEEDS)  # different orders, not one order three times
 
 
@@ -173,8 +176,22 @@ def test_an_unknown_variant_is_refused():
         L.surgery("twist", 4, 30)
 
 
+def test_logits_only_where_they_are_read_are_those_of_the_full_pass(lm, data):
+    inputs = data.inputs()
+    with torch.inference_mode():
+        facts = lm.model(**inputs["facts"]).logits
+        all_facts = lm.model(input_ids=data.facts, attention_mask=data.facts_mask).logits
+        sums = lm.model(**inputs["sums"]).logits[0]
+        all_sums = lm.model(input_ids=data.sums).logits[0]
+    kept = data.facts_last.unique()
+    assert len(kept) < data.facts.shape[1] and sums.shape[0] == len(data.sums_at)
+    assert torch.allclose(facts, all_facts[:, kept], atol=1e-4)
+    assert torch.allclose(sums, all_sums[data.sums_at - 1], atol=1e-4)
+
+
 def test_resuming_from_saved_states_gives_exactly_the_same_scores(lm, data):
-    saved = L.snapshots(data, lm)
+    saved, intact = L.snapshots(data, lm)
+    assert intact == L.evaluate(tuple(range(30)), data, lm)  # scored from the same passes
     for plan in (L.skip_one(5, 30), L.surgery("parallel", 8, 30)):
         assert L.evaluate(plan, data, lm, saved) == L.evaluate(plan, data, lm)
     shifted = (1, 0, *range(2, 30))
@@ -184,6 +201,7 @@ def test_resuming_from_saved_states_gives_exactly_the_same_scores(lm, data):
 
 
 # The evaluation set: what the page says about it.
+
 
 def test_the_evaluation_set_is_what_the_page_describes(lm, data, results):
     spec = json.loads(L.EVAL_FILE.read_text())
@@ -196,10 +214,13 @@ def test_the_evaluation_set_is_what_the_page_describes(lm, data, results):
     assert all(results.baseline.facts) and all(results.baseline.sums)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda spec: spec["passages"][0].update(text="Too short."), "needs at least"),
-    (lambda spec: spec["facts"][0].__setitem__(1, " Paris, France"), "single token"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda spec: spec["passages"][0].update(text="Too short."), "needs at least"),
+        (lambda spec: spec["facts"][0].__setitem__(1, " Paris, France"), "single token"),
+    ],
+)
 def test_a_broken_evaluation_set_is_refused(lm, tmp_path, monkeypatch, change, message):
     spec = json.loads(L.EVAL_FILE.read_text())
     change(spec)
@@ -210,6 +231,7 @@ def test_a_broken_evaluation_set_is_refused(lm, tmp_path, monkeypatch, change, m
 
 
 # "Take one layer out"
+
 
 def test_the_first_layer_matters_most_then_the_second(results):
     skip = costs(results)
@@ -252,6 +274,7 @@ def test_keeping_every_fact_still_costs_loss(results):
 
 # "Why the middle tolerates it"
 
+
 def test_layer_0_rewrites_the_embedding_and_middle_layers_make_small_edits(results):
     sim, writes = L.similarity(results.states), L.write_sizes(results.states)
     mid = middle(results)
@@ -259,8 +282,8 @@ def test_layer_0_rewrites_the_embedding_and_middle_layers_make_small_edits(resul
     assert np.median([writes[i] for i in mid]) < 0.5
     assert np.median([sim[i, i + 1] for i in mid]) > 0.9
     # the dark block: middle states resemble each other more than the embeddings or the output
-    block = sim[mid[0] + 1:mid[-1] + 2, mid[0] + 1:mid[-1] + 2]
-    assert block.mean() > 2 * max(sim[0, 1:].mean(), sim[-1, mid[0] + 1:mid[-1] + 2].mean())
+    block = sim[mid[0] + 1 : mid[-1] + 2, mid[0] + 1 : mid[-1] + 2]
+    assert block.mean() > 2 * max(sim[0, 1:].mean(), sim[-1, mid[0] + 1 : mid[-1] + 2].mean())
 
 
 def test_the_largest_middle_edit_is_one_the_facts_need(results):
@@ -271,11 +294,12 @@ def test_the_largest_middle_edit_is_one_the_facts_need(results):
 
 # "One middle layer with a special job"
 
+
 def test_the_special_layer_blows_up_the_first_token_only(results):
     first, rest = L.norms(results.states)
     s = results.sink
     assert first[s + 1] / first[s] > 100 and rest[s + 1] / rest[s] < 2
-    each = [state[:, 0].norm(dim=-1) for state in results.states[s:s + 2]]
+    each = [state[:, 0].norm(dim=-1) for state in results.states[s : s + 2]]
     assert bool((each[1] / each[0] > 100).all())  # for the first token of every passage
     assert first[s + 1] > 100 * rest[s + 1]
     assert all(first[i] > 0.9 * first[s + 1] for i in range(s + 1, results.depth - 2))
@@ -290,6 +314,7 @@ def test_its_first_token_write_is_what_matters(results):
 
 
 # "Skip, repeat, reverse, shuffle, run side by side"
+
 
 def test_at_the_smallest_size_only_repetition_hurts_much(results):
     n = L.SIZES[0]
@@ -307,8 +332,7 @@ def test_every_surgery_gets_much_worse_once_the_block_holds_the_special_layer(re
     at = cliff(results)
     before = L.SIZES[L.SIZES.index(at) - 1]
     assert results.sink not in L.middle(results.depth, before)
-    assert all(variant_cost(results, v, at) > 2 * variant_cost(results, v, before)
-               for v in L.VARIANTS)
+    assert all(variant_cost(results, v, at) > 2 * variant_cost(results, v, before) for v in L.VARIANTS)
     dropped = min(variant_cost(results, v, at) for v in ("skip", "repeat", "reverse"))
     side_by_side = max(variant_cost(results, v, at) for v in ("parallel", "looped parallel"))
     assert dropped > variant_cost(results, "shuffle", at) > side_by_side
@@ -324,7 +348,8 @@ def test_parallel_blocks_cost_little_keep_facts_and_looping_helps(results):
         assert looped < variant_cost(results, "parallel", size)
         facts = {v: L.accuracies(results.variants[v, size])[0] for v in L.VARIANTS}
         assert min(facts["parallel"], facts["looped parallel"]) >= max(
-            f for v, f in facts.items() if "parallel" not in v)
+            f for v, f in facts.items() if "parallel" not in v
+        )
 
 
 def test_sums_survive_no_surgery_on_the_smallest_block(results):
@@ -340,6 +365,7 @@ def test_the_large_effects_hold_passage_by_passage(results):
 
 
 # "The paper beside this model": the verdicts the prose and the summary count.
+
 
 def test_the_verdicts(results):
     assert [row.verdict for row in L.comparison(results)] == [
@@ -358,6 +384,7 @@ def test_the_verdicts(results):
 
 # The page's artifacts, computed from the same results.
 
+
 def test_the_figures_and_numbers(results):
     for make in (L.skip_figure, L.states_figure, L.variants_figure):
         assert isinstance(make(), Figure)
@@ -365,8 +392,7 @@ def test_the_figures_and_numbers(results):
     assert all(isinstance(v, str) for v in facts.values())
     assert facts["sink"] == str(results.sink) and facts["runs"] == str(results.runs)
     assert facts["table"].count("\n") == 1 + len(L.comparison(results))
-    assert int(facts["agrees"]) + int(facts["partly"]) + int(facts["differs"]) == int(
-        facts["findings"])
+    assert int(facts["agrees"]) + int(facts["partly"]) + int(facts["differs"]) == int(facts["findings"])
     assert float(L.layer_timing_facts()["seconds"]) > 0
 
 

@@ -29,7 +29,8 @@ def test_the_states_are_the_embeddings_then_each_layers_output(lm):
         assert torch.equal(states[0], lm.model.model.embed_tokens(ids)[0])
     seen = {}
     hook = lm.model.model.layers[4].register_forward_hook(
-        lambda module, args, output: seen.setdefault("out", output))
+        lambda module, args, output: seen.setdefault("out", output)
+    )
     try:
         with torch.no_grad():
             lm.model(ids)
@@ -74,7 +75,7 @@ GENERIC = {",", ".", " ", "-", " (", " the", " of", " and", " is", " a"}
 def test_the_middle_layers_guess_generic_tokens(lm):
     g = ll.grid()
     layers = lm.model.config.num_hidden_layers
-    middle = [token for row in g["top"][layers // 3:2 * layers // 3] for token in row]
+    middle = [token for row in g["top"][layers // 3 : 2 * layers // 3] for token in row]
     assert sum(token in GENERIC for token in middle) > 0.8 * len(middle)
 
 

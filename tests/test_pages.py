@@ -39,7 +39,8 @@ def test_every_code_block_is_an_include_or_marked_as_not_python():
             if language in PYTHON:
                 lines = [line for line in body if line.strip()]
                 assert lines and all(INCLUDE.search(line) for line in lines), (
-                    f"{page.name}: Python code pasted into the page; include it from snippets/ instead")
+                    f"{page.name}: Python code pasted into the page; include it from snippets/ instead"
+                )
 
 
 def shown_by_pages() -> tuple[set[str], set[tuple[str, str]]]:
@@ -54,8 +55,11 @@ def shown_by_pages() -> tuple[set[str], set[tuple[str, str]]]:
 
 
 def test_every_snippet_module_is_used_by_a_page():
-    modules = {str(p.relative_to(ROOT)) for p in (ROOT / "snippets").rglob("*.py")
-               if p.name not in ("__init__.py", "__main__.py")}
+    modules = {
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "snippets").rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
+    }
     shown, _ = shown_by_pages()
     assert sorted(modules - shown) == []
 

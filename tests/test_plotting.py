@@ -15,7 +15,7 @@ def test_svg_is_byte_identical_and_undated():
 
 
 def test_house_size_and_grids():
-    fig, ax = plotting.new_figure()
+    fig, _ax = plotting.new_figure()
     assert tuple(fig.get_size_inches()) == (plotting.WIDTH, plotting.HEIGHT)
     fig, axes = plotting.new_figure(1, 2, height=2.0)
     assert len(axes) == 2 and fig.get_size_inches()[1] == 2.0

@@ -6,14 +6,23 @@ import math
 import pytest
 import torch
 import transformers
-from transformers import (LogitsProcessorList, MinPLogitsWarper, TemperatureLogitsWarper,
-                          TopKLogitsWarper, TopPLogitsWarper)
+from transformers import (
+    LogitsProcessorList,
+    MinPLogitsWarper,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from snippets import sampling
 from snippets.next_token import next_token_logits
 
-PROMPTS = ("The capital of France is", "Once upon a time, there was a little",
-           'if __name__ == "__main__', "The cat sat on the")
+PROMPTS = (
+    "The capital of France is",
+    "Once upon a time, there was a little",
+    'if __name__ == "__main__',
+    "The cat sat on the",
+)
 TEMPERATURES = (0.25, 0.7, 1.0, 1.5, 2.0, 3.0)
 
 
@@ -49,11 +58,13 @@ def scaled(i: int, t: float) -> torch.Tensor:
 @pytest.mark.parametrize("temperature", TEMPERATURES + (0.01, 100.0))
 def test_temperature_equals_transformers(lm, temperature):
     for logits in real_logits():
-        assert torch.equal(sampling.apply_temperature(logits, temperature),
-                           theirs(TemperatureLogitsWarper(temperature), logits))
+        assert torch.equal(
+            sampling.apply_temperature(logits, temperature),
+            theirs(TemperatureLogitsWarper(temperature), logits),
+        )
 
 
-@pytest.mark.parametrize("k", [1, 2, 5, 50, 256, 49152, 10 ** 6])
+@pytest.mark.parametrize("k", [1, 2, 5, 50, 256, 49152, 10**6])
 def test_top_k_equals_transformers_on_real_logits(lm, k):
     for i in range(len(PROMPTS)):
         for t in (0.5, 1.0, 2.0):
@@ -106,8 +117,13 @@ def test_edge_cases_behave_as_the_page_says():
 
 def test_cuts_compose_like_transformers(lm):
     """The pipeline equals transformers' processors chained in generate's order, -inf included."""
-    combos = [dict(k=50, p=0.9), dict(p=0.9, p_base=0.05), dict(k=20, p=0.5, p_base=0.2), dict(k=3),
-              dict(p_base=0.1)]
+    combos = [
+        dict(k=50, p=0.9),
+        dict(p=0.9, p_base=0.05),
+        dict(k=20, p=0.5, p_base=0.2),
+        dict(k=3),
+        dict(p_base=0.1),
+    ]
     for z in real_logits():
         for t in (0.5, 1.0, 2.0):
             for combo in combos:
@@ -122,17 +138,30 @@ def test_cuts_compose_like_transformers(lm):
                 assert same(ours, theirs(LogitsProcessorList(chain), z)), (t, combo)
 
 
-@pytest.mark.parametrize("settings", [dict(temperature=0.8, k=40, p=0.9, p_base=0.05),
-                                      dict(temperature=1.3, p=0.95), dict(temperature=1.0, p_base=0.1)])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(temperature=0.8, k=40, p=0.9, p_base=0.05),
+        dict(temperature=1.3, p=0.95),
+        dict(temperature=1.0, p_base=0.1),
+    ],
+)
 def test_sample_draws_what_generate_draws(lm, settings):
     """Token for token, with the same seed: our sampler is what generate does."""
     prompt = PROMPTS[1]
     ids = lm.tokenizer(prompt, return_tensors="pt").input_ids
     transformers.set_seed(7)
     with torch.no_grad():
-        out = lm.model.generate(ids, max_new_tokens=8, do_sample=True, pad_token_id=lm.tokenizer.eos_token_id,
-                                temperature=settings["temperature"], top_k=settings.get("k", 0),
-                                top_p=settings.get("p", 1.0), min_p=settings.get("p_base"))
+        out = lm.model.generate(
+            ids,
+            max_new_tokens=8,
+            do_sample=True,
+            pad_token_id=lm.tokenizer.eos_token_id,
+            temperature=settings["temperature"],
+            top_k=settings.get("k", 0),
+            top_p=settings.get("p", 1.0),
+            min_p=settings.get("p_base"),
+        )
     transformers.set_seed(7)
     tokens = ids[0].tolist()
     with torch.no_grad():
@@ -144,8 +173,9 @@ def test_sample_draws_what_generate_draws(lm, settings):
 def test_sample_with_its_own_generator_is_reproducible_and_respects_the_cuts(lm):
     z = real_logits()[1]
     draws = [sampling.sample(z, torch.Generator().manual_seed(s), temperature=2.0, k=3) for s in range(40)]
-    assert draws == [sampling.sample(z, torch.Generator().manual_seed(s), temperature=2.0, k=3)
-                     for s in range(40)]
+    assert draws == [
+        sampling.sample(z, torch.Generator().manual_seed(s), temperature=2.0, k=3) for s in range(40)
+    ]
     assert set(draws) <= set(torch.topk(z, 3).indices.tolist())
     assert len(set(draws)) > 1  # at T = 2 the three survivors all get drawn
 
@@ -154,25 +184,29 @@ def test_temperature_last_differs_only_for_the_probability_cuts(lm):
     for z in real_logits():
         first, last = sampling.warp(z, 2.0, k=10), sampling.warp_temperature_last(z, 2.0, k=10)
         assert torch.equal(torch.isinf(first), torch.isinf(last))  # top-k: the order does not matter
-        assert sampling.survivors(sampling.warp_temperature_last(z, 2.0, p=0.9)) < \
-            sampling.survivors(sampling.warp(z, 2.0, p=0.9))
+        assert sampling.survivors(sampling.warp_temperature_last(z, 2.0, p=0.9)) < sampling.survivors(
+            sampling.warp(z, 2.0, p=0.9)
+        )
         assert torch.equal(sampling.warp_temperature_last(z, 1.0, p=0.9), sampling.warp(z, 1.0, p=0.9))
 
 
-@pytest.mark.parametrize("call, fix", [
-    (lambda z: sampling.apply_temperature(z, 0), "greedy"),
-    (lambda z: sampling.apply_temperature(z, -1.0), "greedy"),
-    (lambda z: sampling.apply_temperature(z, float("nan")), "greedy"),
-    (lambda z: sampling.top_k(z, 0), "leave top-k out"),
-    (lambda z: sampling.top_k(z, 2.5), "whole number"),
-    (lambda z: sampling.top_k(z, True), "whole number"),
-    (lambda z: sampling.top_p(z, 0), "leave it out"),
-    (lambda z: sampling.top_p(z, 1.5), "(0, 1]"),
-    (lambda z: sampling.top_p(z, -0.1), "(0, 1]"),
-    (lambda z: sampling.min_p(z, 0.0), "leave it out"),
-    (lambda z: sampling.min_p(z, 2.0), "(0, 1]"),
-    (lambda z: sampling.warp(z, 1.0, p=float("nan")), "(0, 1]"),
-])
+@pytest.mark.parametrize(
+    "call, fix",
+    [
+        (lambda z: sampling.apply_temperature(z, 0), "greedy"),
+        (lambda z: sampling.apply_temperature(z, -1.0), "greedy"),
+        (lambda z: sampling.apply_temperature(z, float("nan")), "greedy"),
+        (lambda z: sampling.top_k(z, 0), "leave top-k out"),
+        (lambda z: sampling.top_k(z, 2.5), "whole number"),
+        (lambda z: sampling.top_k(z, True), "whole number"),
+        (lambda z: sampling.top_p(z, 0), "leave it out"),
+        (lambda z: sampling.top_p(z, 1.5), "(0, 1]"),
+        (lambda z: sampling.top_p(z, -0.1), "(0, 1]"),
+        (lambda z: sampling.min_p(z, 0.0), "leave it out"),
+        (lambda z: sampling.min_p(z, 2.0), "(0, 1]"),
+        (lambda z: sampling.warp(z, 1.0, p=float("nan")), "(0, 1]"),
+    ],
+)
 def test_bad_settings_raise_one_line_that_names_the_fix(call, fix):
     with pytest.raises(ValueError) as error:
         call(EDGES["ties"])
@@ -183,8 +217,9 @@ def test_bad_settings_raise_one_line_that_names_the_fix(call, fix):
 def test_transformers_refuses_temperature_zero_too(lm):
     ids = lm.tokenizer(PROMPTS[0], return_tensors="pt").input_ids
     with pytest.raises(ValueError, match="greedy"):
-        lm.model.generate(ids, do_sample=True, temperature=0.0, max_new_tokens=1,
-                          pad_token_id=lm.tokenizer.eos_token_id)
+        lm.model.generate(
+            ids, do_sample=True, temperature=0.0, max_new_tokens=1, pad_token_id=lm.tokenizer.eos_token_id
+        )
 
 
 def test_measures():

@@ -62,8 +62,9 @@ def offline_env(folder):
 
 def test_the_offline_environment_really_blocks(tmp_path):
     probe = "import socket; print(socket.socket.connect.__name__, socket.getaddrinfo.__name__)"
-    done = subprocess.run([sys.executable, "-c", probe], env=offline_env(tmp_path / "offline"),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=offline_env(tmp_path / "offline"), capture_output=True, text=True
+    )
     assert done.stdout.split() == ["loopback_only", "local_names_only"]
 
 
@@ -71,8 +72,9 @@ def test_cold_builds_are_byte_identical_and_need_no_network(built_site, tmp_path
     """A second build, in another process, offline, from an empty figure cache: same bytes."""
     env = {**offline_env(tmp_path / "offline"), CACHE_ENV: str(empty_artifact_cache(tmp_path / "cache"))}
     started = time.perf_counter()
-    done = subprocess.run([*MKDOCS, "-d", str(tmp_path / "site")], cwd=ROOT, env=env, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [*MKDOCS, "-d", str(tmp_path / "site")], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     print(f"cold build: {time.perf_counter() - started:.1f} s")
     compared = 0
@@ -109,14 +111,23 @@ def build_fails(caplog, site_dir, config, message):
 
 # Failure drills: each provokes a fault and checks the build stops with a message naming it.
 
-@pytest.mark.parametrize("page, message", [
-    ("![x](figures/nope.svg)", r"index.md uses unknown figures/nope.svg: declare it"),
-    ("```python\n--8<-- \"snippets/nope.py\"\n```", r"index.md includes snippets/nope.py, but .* does not exist"),
-    ("```python\n--8<-- \"snippets/next_token.py:nope\"\n```",
-     r"index.md includes snippets/next_token.py:nope, but .* has no section '# --8<-- \[start:nope\]'"),
-    ("{{ nope.key }}", r"index.md uses \{\{ nope.key \}\} but no @facts\(\"nope\"\) is declared"),
-    ("{{ home.nope }}", r"index.md uses \{\{ home.nope \}\} but facts 'home' has only: .*top_p"),
-])
+
+@pytest.mark.parametrize(
+    "page, message",
+    [
+        ("![x](figures/nope.svg)", r"index.md uses unknown figures/nope.svg: declare it"),
+        (
+            '```python\n--8<-- "snippets/nope.py"\n```',
+            r"index.md includes snippets/nope.py, but .* does not exist",
+        ),
+        (
+            '```python\n--8<-- "snippets/next_token.py:nope"\n```',
+            r"index.md includes snippets/next_token.py:nope, but .* has no section '# --8<-- \[start:nope\]'",
+        ),
+        ("{{ nope.key }}", r"index.md uses \{\{ nope.key \}\} but no @facts\(\"nope\"\) is declared"),
+        ("{{ home.nope }}", r"index.md uses \{\{ home.nope \}\} but facts 'home' has only: .*top_p"),
+    ],
+)
 def test_a_broken_reference_fails_the_build_naming_page_and_target(tmp_path, caplog, page, message):
     config = project_with(tmp_path, {"index.md": page})
     build_fails(caplog, tmp_path / "site", config, message)
@@ -130,14 +141,24 @@ def test_a_figure_function_that_raises_fails_the_build_naming_both(tmp_path, mon
 
     monkeypatch.setattr(next_token, "next_token_figure", broken)
     config = project_with(tmp_path, {"guide.md": "![alt](figures/next-token.svg)"})
-    build_fails(caplog, tmp_path / "site", config, r"figures/next-token.svg \(used by guide.md\) failed in "
-                r"snippets.next_token.next_token_figure: RuntimeError: drill")
+    build_fails(
+        caplog,
+        tmp_path / "site",
+        config,
+        r"figures/next-token.svg \(used by guide.md\) failed in "
+        r"snippets.next_token.next_token_figure: RuntimeError: drill",
+    )
     assert not list((tmp_path / "cache" / "artifacts" / "figures").glob("next-token.svg*"))
 
 
 def test_a_link_to_a_missing_page_fails_the_strict_build(tmp_path, caplog):
     config = project_with(tmp_path, {"index.md": "[gone](missing.md)"})
-    build_fails(caplog, tmp_path / "site", config, r"'index.md' contains a link 'missing.md', but the target is not found")
+    build_fails(
+        caplog,
+        tmp_path / "site",
+        config,
+        r"'index.md' contains a link 'missing.md', but the target is not found",
+    )
 
 
 def test_a_notebook_cell_that_raises_fails_the_build(tmp_path, caplog):

@@ -49,8 +49,7 @@ def test_each_story_answers_with_the_fact_its_whole_text_implies():
 
 def test_an_irrelevant_sentence_often_makes_the_stated_answer_more_likely():
     found = ss.comparisons()
-    sharper = sum(c["neutral sentence added"]["p_stated"] > c["as stated"]["p_stated"]
-                  for c in found)
+    sharper = sum(c["neutral sentence added"]["p_stated"] > c["as stated"]["p_stated"] for c in found)
     assert sharper > len(found) / 2
 
 
@@ -75,8 +74,7 @@ def test_figures_draw_the_measured_numbers():
     assert points[:, 0].tolist() == pytest.approx([c["as stated"]["p_stated"] for c in found])
     dots = [c for c in right.collections if isinstance(c, PathCollection)]
     assert len(dots) == len(ss.CONDITIONS) - 1  # no KL column for the reference
-    assert dots[-1].get_offsets()[:, 1].tolist() == pytest.approx(
-        [c["corrected late"]["kl"] for c in found])
+    assert dots[-1].get_offsets()[:, 1].tolist() == pytest.approx([c["corrected late"]["kl"] for c in found])
     fig = ss.token_influence_figure()
     heights = [bar.get_height() for bar in fig.axes[0].patches]
     assert heights == pytest.approx([kl for _, kl in ss.influence()])

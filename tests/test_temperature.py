@@ -1,5 +1,6 @@
 """The claims of docs/temperature.md, on the model's real logits and the shared batch."""
 
+import itertools
 import math
 
 import pytest
@@ -22,7 +23,7 @@ def test_the_ranking_never_changes(lm):
 
 def test_entropy_rises_with_temperature_on_every_prompt(lm):
     for name, curve in t.entropy_curves().items():
-        assert all(b >= a - 1e-9 for a, b in zip(curve, curve[1:])), name
+        assert all(b >= a - 1e-9 for a, b in itertools.pairwise(curve)), name
         assert curve[-1] > curve[0] + 5, name
     # and beyond the figure: towards log2 V, from 0
     for z in t.all_logits().values():
@@ -34,22 +35,25 @@ def test_the_derivative_of_entropy_is_the_variance_over_t_cubed(lm):
     z = t.all_logits()["a story"].double()
     for temperature in (0.5, 1.0, 2.0):
         p = torch.softmax(z / temperature, dim=-1)
-        variance = float((p * z ** 2).sum() - (p * z).sum() ** 2)
+        variance = float((p * z**2).sum() - (p * z).sum() ** 2)
         h = 1e-4
         nats = lambda tt: entropy_bits(z / tt) * 0.6931471805599453  # noqa: E731
         slope = (nats(temperature + h) - nats(temperature - h)) / (2 * h)
-        assert slope == pytest.approx(variance / temperature ** 3, rel=1e-3)
+        assert slope == pytest.approx(variance / temperature**3, rel=1e-3)
 
 
 def test_a_lower_temperature_raises_every_ratio_to_the_power_one_over_t(lm):
     z = t.all_logits()["a fact"]
     p1, p_half = t.probabilities(z, 1.0).double(), t.probabilities(z, 0.5).double()
     first, second = torch.topk(z, 2).indices
-    assert float(p_half[first] / p_half[second]) == pytest.approx(float(p1[first] / p1[second]) ** 2, rel=1e-4)
+    assert float(p_half[first] / p_half[second]) == pytest.approx(
+        float(p1[first] / p1[second]) ** 2, rel=1e-4
+    )
     assert p_half[first] > p1[first]
     f = t.temperature_facts()
-    assert f["first"] == "Paris" and float(f["first_logit_half"]) == pytest.approx(2 * float(f["first_logit"]),
-                                                                                   abs=0.1)
+    assert f["first"] == "Paris" and float(f["first_logit_half"]) == pytest.approx(
+        2 * float(f["first_logit"]), abs=0.1
+    )
 
 
 def test_a_tiny_temperature_is_greedy(lm):
@@ -57,9 +61,16 @@ def test_a_tiny_temperature_is_greedy(lm):
     batch = lm.tokenizer(list(c.PROMPTS), return_tensors="pt", padding=True, padding_side="left")
     transformers.set_seed(0)
     with torch.no_grad():
-        out = lm.model.generate(**batch, do_sample=True, temperature=0.01, top_k=0, top_p=1.0,
-                                max_new_tokens=24, pad_token_id=lm.tokenizer.eos_token_id)
-    for prompt, new in zip(c.PROMPTS, out[:, batch.input_ids.shape[1]:]):
+        out = lm.model.generate(
+            **batch,
+            do_sample=True,
+            temperature=0.01,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=24,
+            pad_token_id=lm.tokenizer.eos_token_id,
+        )
+    for prompt, new in zip(c.PROMPTS, out[:, batch.input_ids.shape[1] :]):
         (greedy,) = [r for r in c.experiment() if r.prompt == prompt and r.setting == c.Setting()]
         assert new.tolist() == list(greedy.token_ids[:24])
 
@@ -97,8 +108,9 @@ def test_figures_draw_the_measured_numbers(lm):
     fig = t.temperature_distribution_figure()
     assert len(fig.axes[0].patches) == 9 * len(t.SHOWN)
     fig = t.entropy_by_temperature_figure()
-    assert [list(line.get_ydata()) for line in fig.axes[0].lines[:len(t.ALL_PROMPTS)]] == \
-        list(t.entropy_curves().values())
+    assert [list(line.get_ydata()) for line in fig.axes[0].lines[: len(t.ALL_PROMPTS)]] == list(
+        t.entropy_curves().values()
+    )
     fig = t.loss_by_temperature_figure()
     assert list(fig.axes[0].lines[0].get_ydata()) == list(t.fits()["prose (Red-Cap)"].values())
     fig = t.low_temperature_collapse_figure()

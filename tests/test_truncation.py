@@ -15,7 +15,7 @@ def test_survivors_grow_with_temperature_top_p_much_faster_than_min_p(lm):
         assert set(curves["top-k 50"]) == {50}, name
         for label in ("top-p 0.9", "min-p 0.1"):
             assert curves[label] == sorted(curves[label]), (name, label)
-        at = lambda label, temperature: curves[label][tr.GRID.index(temperature)]  # noqa: E731
+        at = lambda label, temperature, curves=curves: curves[label][tr.GRID.index(temperature)]  # noqa: E731
         assert at("top-p 0.9", 2.0) > 1000 and at("top-p 0.9", 3.0) > 10000, name
         assert at("min-p 0.1", 2.0) < 50 and at("min-p 0.1", 3.0) < 200, name
         assert all(at("min-p 0.1", t) <= at("top-p 0.9", t) for t in tr.GRID if t >= 1.0), name
@@ -75,8 +75,11 @@ def test_a_matched_top_p(lm):
 def test_generated_text_is_safe_in_a_table_cell():
     nasty = "a | b *bold* _x_ <script> $5 and $6 `code` [link](x) #tag"
     cell = tr.table_cell(nasty)
-    html = markdown.markdown(f"| h |\n|---|\n| {cell} |", extensions=["tables", "pymdownx.arithmatex"],
-                             extension_configs={"pymdownx.arithmatex": {"generic": True}})
+    html = markdown.markdown(
+        f"| h |\n|---|\n| {cell} |",
+        extensions=["tables", "pymdownx.arithmatex"],
+        extension_configs={"pymdownx.arithmatex": {"generic": True}},
+    )
     assert html.count("<td>") == 1 and "<script>" not in html and "<em>" not in html
     assert "arithmatex" not in html and "$5 and $6" in html
     assert "<code>" not in html and "<a " not in html and "&lt;script&gt;" in html

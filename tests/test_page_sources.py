@@ -1,0 +1,161 @@
+"""Every page links its code, its edit page and (a notebook page) its notebook; the notebook's
+executed output is cached on the code it runs."""
+
+import ast
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import jupytext
+import pytest
+import yaml
+
+from conftest import ROOT
+from snippets import artifacts, runner
+
+CONFIG = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)  # tags as text
+REPO = CONFIG["repo_url"]
+PAGES = sorted(p for p in (ROOT / "docs").glob("*.*") if p.suffix in (".md", ".py"))
+
+
+def load_hook(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_hook", ROOT / "hooks" / f"{name}.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    return hook
+
+
+def built_page(site: Path, source: Path) -> str:
+    return (site / source.stem / "index.html" if source.stem != "index" else site / "index.html").read_text()
+
+
+def code_box(html: str) -> str:
+    match = re.search(r'<div class="admonition abstract page-sources">(.*?)</div>', html, re.S)
+    return match.group(1) if match else ""
+
+
+@pytest.mark.parametrize("source", PAGES, ids=[p.name for p in PAGES])
+def test_every_page_links_the_code_it_shows_its_tests_and_how_to_run_it(built_site, source):
+    html = built_page(built_site, source)
+    shown = runner.modules_shown(source.read_text())
+    box = code_box(html)
+    assert bool(box) == bool(shown or source.suffix == ".py")
+    for name in shown:
+        assert f'href="{REPO}/blob/main/snippets/{name}.py"' in box, name
+        if (ROOT / "tests" / f"test_{name}.py").exists():
+            assert f'href="{REPO}/blob/main/tests/test_{name}.py"' in box, name
+        assert (f"python -m snippets.{name}" in box) == (name in runner.runnable_modules()), name
+
+
+@pytest.mark.parametrize("source", PAGES, ids=[p.name for p in PAGES])
+def test_every_page_has_edit_and_view_links_to_its_source(built_site, source):
+    html = built_page(built_site, source)
+    assert f'href="{REPO}/edit/main/docs/{source.name}" title="Edit this page"' in html
+    assert f'href="{REPO}/raw/main/docs/{source.name}"' in html
+    # The theme's repository box would fetch stars from api.github.com: it is overridden.
+    assert 'data-md-component="source"' not in html and f'href="{REPO}"' in html
+
+
+def test_a_notebook_page_offers_its_notebook(built_site):
+    notebook = json.loads((built_site / "ascii-diffusion.ipynb").read_text())
+    cells = jupytext.read(ROOT / "docs" / "ascii-diffusion.py").cells
+    assert notebook["nbformat"] == 4 and len(notebook["cells"]) == len(cells)
+    assert [c["cell_type"] for c in notebook["cells"]] == [c.cell_type for c in cells]
+    html = built_page(built_site, ROOT / "docs" / "ascii-diffusion.py")
+    assert html.count('href="../ascii-diffusion.ipynb"') == 2  # the button and the code box
+    assert 'title="Download this page as a notebook"' in html
+
+
+def fake_jupyter(tmp_path, imports: str):
+    notebook = tmp_path / "nb.py"
+    notebook.write_text(f"# %%\n{imports}\n")
+    plugin = SimpleNamespace(config={}, should_include=lambda file: file.abs_src_path.endswith(".py"))
+    files = [SimpleNamespace(abs_src_path=str(notebook)), SimpleNamespace(abs_src_path="x.md")]
+    config = SimpleNamespace(plugins={"mkdocs-jupyter": plugin})
+    return plugin, files, config
+
+
+def test_the_notebook_cache_folder_is_keyed_on_the_code_the_notebook_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATE_SIMULATORS_CACHE", str(tmp_path / "cache"))
+    hook = load_hook("notebook_cache")
+    folders = []
+    for imports in (
+        "import snippets.temperature",
+        "from snippets.layers import x",
+        "import snippets.temperature",
+    ):
+        plugin, files, config = fake_jupyter(tmp_path, imports)
+        hook.on_files(files, config)
+        folders.append(Path(plugin.config["cache_dir"]))
+    assert folders[0] == folders[2] != folders[1]
+    assert folders[0].parent == tmp_path / "cache" / "notebooks"
+    # the key covers the imported module's own imports
+    layers = artifacts.source_closure("snippets.layers")
+    assert folders[1].name == artifacts.dependency_key("notebooks", ["snippets.layers"]) and len(layers) > 1
+
+
+def test_old_notebook_caches_are_dropped_but_a_few_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATE_SIMULATORS_CACHE", str(tmp_path / "cache"))
+    hook = load_hook("notebook_cache")
+    old = tmp_path / "cache" / "notebooks"
+    for age in range(6):
+        (old / f"old{age}").mkdir(parents=True)
+        os.utime(old / f"old{age}", (1000 - age, 1000 - age))
+    plugin, files, config = fake_jupyter(tmp_path, "import snippets.temperature")
+    hook.on_files(files, config)
+    kept = sorted(p.name for p in old.iterdir())
+    assert kept == sorted([Path(plugin.config["cache_dir"]).name, "old0", "old1", "old2"])
+
+
+def test_a_site_without_notebooks_leaves_the_cache_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATE_SIMULATORS_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache" / "notebooks" / "keep").mkdir(parents=True)
+    plugin, files, config = fake_jupyter(tmp_path, "")
+    load_hook("notebook_cache").on_files(files[1:], config)
+    assert "cache_dir" not in plugin.config and (tmp_path / "cache" / "notebooks" / "keep").is_dir()
+
+
+def test_comments_layout_and_the_main_block_do_not_change_a_cache_key(tmp_path):
+    plain = tmp_path / "plain.py"
+    plain.write_text("def f(x):\n    return x + 1\n")
+    noisy = tmp_path / "noisy.py"
+    noisy.write_text(
+        "def f( x ):  # why\n\n    return (x\n            + 1)\n\n\n"
+        'if __name__ == "__main__":\n    print(f(1))\n'
+    )
+    changed = tmp_path / "changed.py"
+    changed.write_text("def f(x):\n    return x + 2\n")
+    plain, noisy, changed = (ast.dump(artifacts.code_of(p)) for p in (plain, noisy, changed))
+    assert plain == noisy != changed
+
+
+def test_a_notebook_page_keeps_only_the_css_rules_that_can_match_it():
+    weight = load_hook("notebook_weight")
+    css = (
+        '@charset "UTF-8";/* .gone */.a .b{x:1}.a .gone,.a{y:2}.gone{z:3}'
+        '.a:not(.absent) .b{n:1}.a[data-x="v.gone"]{m:1}.md-typeset__table .a{w:1}'
+        "@media (max-width: 1px){.b{p:1}.gone{q:1}}@media print{.gone{r:1}}"
+        "@keyframes spin{from{s:0}to{s:1}}"
+    )
+    kept = weight.purge(css, {"a", "b"})
+    assert kept == (
+        '@charset "UTF-8";.a .b{x:1}.a{y:2}.a:not(.absent) .b{n:1}.a[data-x="v.gone"]{m:1}'
+        ".md-typeset__table .a{w:1}@media (max-width: 1px){.b{p:1}}@keyframes spin{from{s:0}to{s:1}}"
+    )
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="nb.py"))
+    html = f'<style>{css}</style><div class="a b"></div>'
+    assert weight.on_page_content(html, page, None, None) == f'<style>{kept}</style><div class="a b"></div>'
+    page.file.src_uri = "page.md"
+    assert weight.on_page_content(html, page, None, None) == html
+
+
+def test_the_notebook_page_is_light_and_its_classes_keep_their_rules(built_site):
+    html = built_page(built_site, ROOT / "docs" / "ascii-diffusion.py")
+    weight = load_hook("notebook_weight")
+    css = "".join(match.group(2) for match in weight.STYLE.finditer(html))
+    assert len(css) < 200_000  # JupyterLab's whole stylesheet is about 575 kB
+    for name in ("jp-Cell", "jp-InputArea", "jp-OutputArea-output", "jp-RenderedText", "kn"):
+        assert f".{name}" in css and name in weight.used_classes(html), name

@@ -1,0 +1,100 @@
+"""`python -m snippets` lists the page modules; each runs with `--help` and with its defaults."""
+
+import json
+import runpy
+import sys
+
+import pytest
+from rich.console import Console
+
+from snippets import artifacts, cli, runner
+
+DECLARING = sorted({a.module.split(".")[1] for a in artifacts.discover().values()})
+
+
+def recorded() -> Console:
+    return Console(record=True, width=120)
+
+
+def test_every_module_that_declares_artifacts_is_runnable_and_infrastructure_is_not():
+    names = set(runner.runnable_modules())
+    assert set(DECLARING) <= names
+    assert not names & {"artifacts", "cache", "cli", "model", "plotting", "runner"}
+
+
+def test_python_dash_m_snippets_lists_every_runnable_module(capsys):
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    for name, path in runner.runnable_modules().items():
+        assert name in out, name
+        assert runner.summary(path).split()[0] in out, name
+
+
+@pytest.mark.filterwarnings("ignore:'snippets.* found in sys.modules:RuntimeWarning")  # runpy
+@pytest.mark.parametrize("name", sorted(runner.runnable_modules()))
+def test_help_describes_the_module_and_its_page(name, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [f"snippets/{name}.py", "--help"])
+    with pytest.raises(SystemExit) as stop:
+        runpy.run_module(f"snippets.{name}", run_name="__main__")
+    out = capsys.readouterr().out
+    assert stop.value.code == 0
+    assert f"usage: python -m snippets.{name}" in out
+    assert runner.summary(runner.runnable_modules()[name])[:40] in " ".join(out.split())
+    shown = out.split("shown on: ")[1].split()[0].rstrip(",")
+    assert (runner.PAGES / shown).is_file(), f"{name} names no real page: {shown}"
+
+
+def test_default_run_prints_the_numbers_the_page_quotes(lm):
+    console = recorded()
+    assert runner.run("snippets.next_token", [], console) == 0
+    out = console.export_text()
+    home = json.loads(artifacts.produce(artifacts.discover()["facts/home"])[0])
+    row = next(line for line in out.splitlines() if "│ top_p " in line)
+    assert row.split("│")[2].strip() == home["top_p"] and "␣Paris" in out
+    assert "figures/next-token.svg" in out and "--figures DIR" in out
+
+
+def test_figures_option_writes_the_same_bytes_as_the_build(lm, tmp_path):
+    console = recorded()
+    assert runner.run("snippets.explorer", ["--figures", str(tmp_path)], console) == 0
+    for artifact in runner.declared("snippets.explorer"):
+        if artifact.kind != "facts":
+            assert (tmp_path / artifact.path).read_bytes() == artifacts.produce(artifact)[0]
+    assert f"wrote {tmp_path}" in console.export_text()
+
+
+def test_a_module_demo_runs_with_its_own_options(lm):
+    console = recorded()
+    assert runner.run("snippets.sampling", ["--temperature", "0.7", "--top-k", "7"], console) == 0
+    rows = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if "│" in line}
+    assert rows["top-k 7"].split("│")[2].strip() == "7"
+    assert rows["temperature only"].split("│")[2].strip() == str(lm.model.config.vocab_size)
+
+
+def test_bad_input_is_one_line_and_status_1(lm, capsys):
+    assert runner.run("snippets.sampling", ["--temperature", "0"], recorded()) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "temperature" in err and err.count("\n") == 1
+
+
+def test_usage_error_exits_2_with_one_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        runner.run("snippets.temperature", ["--no-such-option"])
+    assert stop.value.code == 2 and capsys.readouterr().err.count("\n") == 1
+
+
+def test_pages_showing_finds_includes_and_notebook_imports():
+    assert runner.pages_showing("layers") == ["layers-as-painters.md"]
+    assert "ascii-diffusion.py" in runner.pages_showing("ascii_canvas")
+    assert runner.pages_showing("runner") == []
+
+
+def test_continuations_demo_greedy_once_sampled_per_replicate(lm):
+    greedy = recorded()
+    assert runner.run("snippets.continuations", ["--tokens", "3"], greedy) == 0
+    assert greedy.export_text().count("greedy, row") == 1
+    sampled = recorded()
+    args = ["--tokens", "12", "--temperature", "1.0", "--replicates", "2", "--prompt", "Hello"]
+    assert runner.run("snippets.continuations", args, sampled) == 0
+    text = sampled.export_text()
+    assert text.count("T = 1, row") == 2 and "of its 4-grams repeat" in text
