@@ -13,6 +13,7 @@ the libraries that compute and draw, and any data files the declaration names.
 """
 
 import ast
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -98,8 +99,7 @@ def discover() -> dict[str, Artifact]:
     """Every declared artifact, by its site path, found by parsing the sources of `snippets/`."""
     found: dict[str, Artifact] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
-        tree = ast.parse(path.read_text(), filename=str(path))
-        for function, kind, name, depends in _decorations(tree):
+        for function, kind, name, depends in _decorations(parsed(path)):
             artifact = Artifact(kind, name, _module_name(path), function, depends)
             if artifact.path in found:
                 other = found[artifact.path]
@@ -115,12 +115,28 @@ def is_main_guard(node: ast.stmt) -> bool:
     return isinstance(node, ast.If) and ast.unparse(node.test) == "__name__ == '__main__'"
 
 
+@functools.cache
+def _read(path: Path, mtime_ns: int, size: int) -> tuple[ast.Module, ast.Module, str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    code = ast.Module([node for node in tree.body if not is_main_guard(node)], [])
+    return tree, code, ast.dump(code)
+
+
+def _read_now(path: Path) -> tuple[ast.Module, ast.Module, str]:
+    """Parsed once per version of the file: a build parses every module for several reasons,
+    and `mkdocs serve` rebuilds in one process."""
+    stat = path.stat()
+    return _read(path, stat.st_mtime_ns, stat.st_size)
+
+
+def parsed(path: Path) -> ast.Module:
+    return _read_now(path)[0]
+
+
 def code_of(path: Path) -> ast.Module:
     """A module's code as results depend on it: parsed, so comments and layout don't count, and
     without its `if __name__ == "__main__":` block, which only runs it from a terminal."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    tree.body = [node for node in tree.body if not is_main_guard(node)]
-    return tree
+    return _read_now(path)[1]
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -166,7 +182,7 @@ def dependency_key(label: str, modules: list[str], files: tuple[str, ...] = ()) 
     `snippets` module they import, the named files, the model, the libraries, the threads."""
     digest = hashlib.sha256(f"{label}\n".encode())
     for path in sorted({path for module in modules for path in source_closure(module)}):
-        digest.update(f"{path.relative_to(PACKAGE)}\n{ast.dump(code_of(path))}\n".encode())
+        digest.update(f"{path.relative_to(PACKAGE)}\n{_read_now(path)[2]}\n".encode())
     for extra in files:
         digest.update(f"{extra}\n".encode() + (PACKAGE.parent / extra).read_bytes())
     digest.update(model.fingerprint().encode())

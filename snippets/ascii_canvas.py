@@ -400,6 +400,18 @@ def prune(keep: Path) -> None:
             stale.unlink()
 
 
+def add_arguments(parser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="which noise (default 0)")
+
+
+def demo(args, console) -> None:
+    """`python -m snippets.ascii_canvas`: one sequence of the held-out picture, step by step."""
+    sequence = held_out_sequence(Recipe(), args.seed)
+    for step, (canvas, share) in enumerate(zip(sequence.noisy, sequence.recipe.noise)):
+        console.rule(f"step {step + 1}: {len(canvas[0])} × {len(canvas)}, {share:.0%} noise")
+        console.print("\n".join(canvas), highlight=False, markup=False)
+
+
 if __name__ == "__main__":
     from snippets import runner
 

@@ -128,6 +128,27 @@ def place_features(place: torch.Tensor) -> torch.Tensor:
     return torch.cat([*waves, (across > 1).to(place.dtype), (down > 1).to(place.dtype)], -1)
 
 
+PIECE = 192  # queries per attention call: see `attend`
+
+
+def attend(q, k, v, bias):
+    """Attention, PIECE queries at a time. No query may see a later key, so a piece needs
+    the keys only up to its own end: a training sequence, in four pieces, takes 5/8 of the
+    work of the full square, for the same result. (Cached keys of earlier tokens come
+    first.)"""
+    queries, keys = q.shape[2], k.shape[2]
+    pieces = []
+    for start in range(0, queries, PIECE):
+        end = keys - queries + min(start + PIECE, queries)  # past its last query's key
+        piece = slice(start, start + PIECE)
+        pieces.append(
+            F.scaled_dot_product_attention(
+                q[:, :, piece], k[:, :, :end], v[:, :, :end], attn_mask=bias[..., piece, :end]
+            )
+        )
+    return torch.cat(pieces, 2)
+
+
 class Block(nn.Module):
     def __init__(self, config: Config):
         super().__init__()
@@ -147,7 +168,7 @@ class Block(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4)
         if cache is not None:  # incremental decoding: keys and values of earlier tokens
             k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        y = attend(q, k, v, bias)
         x = x + self.out(y.transpose(1, 2).reshape(batch, length, width))
         return x + self.mlp(self.norm2(x)), (k, v)
 
@@ -444,9 +465,3 @@ def tiny_runs(
         make_run(NAME, t, seed, text, canvas_of(text), sequences[seed], end="\n\n")
         for (t, seed), text in zip(grid, texts, strict=True)
     ]
-
-
-if __name__ == "__main__":
-    from snippets import runner
-
-    raise SystemExit(runner.run(__spec__.name))

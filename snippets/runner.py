@@ -39,13 +39,13 @@ class Parser(argparse.ArgumentParser):
 
 def summary(path: Path) -> str:
     """The first line of a module's docstring: what `python -m snippets` lists."""
-    docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+    docstring = ast.get_docstring(artifacts.parsed(path)) or ""
     return docstring.splitlines()[0] if docstring else ""
 
 
 def is_runnable(path: Path) -> bool:
     """True when the module ends with an `if __name__ == "__main__":` block."""
-    return any(artifacts.is_main_guard(node) for node in ast.parse(path.read_text()).body)
+    return any(artifacts.is_main_guard(node) for node in artifacts.parsed(path).body)
 
 
 def runnable_modules() -> dict[str, Path]:

@@ -85,6 +85,19 @@ def test_a_layout_s_bias_is_computed_once_and_is_the_bias():
     assert not torch.equal(model.layout_bias(following[:1], own[:1], 1), first)  # an offset
 
 
+@pytest.mark.parametrize("cached", [0, 30])
+def test_attention_piece_by_piece_is_attention_in_one_call(cached):
+    torch.manual_seed(0)
+    queries = 2 * tm.PIECE + 50  # three pieces, the last one short
+    q = torch.randn(2, 3, queries, 8)
+    k, v = torch.randn(2, 3, cached + queries, 8), torch.randn(2, 3, cached + queries, 8)
+    position = torch.arange(queries)[:, None] + cached
+    future = torch.arange(cached + queries)[None, :] > position
+    bias = torch.randn(1, 3, queries, cached + queries).masked_fill(future, float("-inf"))
+    whole = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    assert torch.allclose(tm.attend(q, k, v, bias), whole, atol=1e-6)
+
+
 def test_incremental_decoding_gives_the_same_logits_as_one_pass():
     model, (ids, own, following) = model_and_batch()
     with torch.no_grad():

@@ -8,6 +8,7 @@ import pytest
 from rich.console import Console
 
 from snippets import artifacts, cli, runner
+from snippets.ascii_canvas import Recipe
 
 DECLARING = sorted({a.module.split(".")[1] for a in artifacts.discover().values()})
 
@@ -98,3 +99,13 @@ def test_continuations_demo_greedy_once_sampled_per_replicate(lm):
     assert runner.run("snippets.continuations", args, sampled) == 0
     text = sampled.export_text()
     assert text.count("T = 1, row") == 2 and "of its 4-grams repeat" in text
+
+
+def test_ascii_canvas_demo_prints_every_step_of_a_sequence():
+    console = recorded()
+    assert runner.run("snippets.ascii_canvas", ["--seed", "1"], console) == 0
+    text = console.export_text()
+    recipe = Recipe()
+    assert text.count("step ") == len(recipe.sizes)
+    columns, rows = recipe.sizes[-1]
+    assert f"step {len(recipe.sizes)}: {columns} × {rows}, 0% noise" in text
