@@ -81,7 +81,11 @@ LOAD = """
 import json, sys, time
 started = time.perf_counter()
 import torch
+import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer
+# transformers imports a model's classes lazily, on first use: name the embedded model's
+# (Llama) here, so that the load below times reading the weights, not importing code.
+transformers.LlamaForCausalLM, transformers.PreTrainedTokenizerFast
 imported = time.perf_counter()
 folder, gguf = sys.argv[1], sys.argv[2:]
 options = {"gguf_file": gguf[0]} if gguf else {}

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import importlib
 import importlib.metadata
+import inspect
 import json
 import os
 from dataclasses import dataclass
@@ -122,11 +123,15 @@ def _read(path: Path, mtime_ns: int, size: int) -> tuple[ast.Module, ast.Module,
     return tree, code, ast.dump(code)
 
 
+def _version(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
 def _read_now(path: Path) -> tuple[ast.Module, ast.Module, str]:
     """Parsed once per version of the file: a build parses every module for several reasons,
     and `mkdocs serve` rebuilds in one process."""
-    stat = path.stat()
-    return _read(path, stat.st_mtime_ns, stat.st_size)
+    return _read(path, *_version(path))
 
 
 def parsed(path: Path) -> ast.Module:
@@ -141,6 +146,11 @@ def code_of(path: Path) -> ast.Module:
 
 def _imported_modules(path: Path) -> set[str]:
     """The `snippets` modules that the file at `path` imports."""
+    return _imports(path, *_version(path))
+
+
+@functools.cache
+def _imports(path: Path, mtime_ns: int, size: int) -> set[str]:
     names = set()
     for node in ast.walk(code_of(path)):
         if isinstance(node, ast.Import):
@@ -152,7 +162,9 @@ def _imported_modules(path: Path) -> set[str]:
         ):
             names.add(node.module)
             names.update(f"{node.module}.{a.name}" for a in node.names)
-    return {n for n in names if _source(n)}
+    # This module is the build's machinery, not a result's recipe: editing it must not
+    # recompute every figure. What of it shapes the bytes (compute) is hashed by itself.
+    return {n for n in names if _source(n) and n != __name__}
 
 
 def _source(module: str) -> Path | None:
@@ -185,6 +197,7 @@ def dependency_key(label: str, modules: list[str], files: tuple[str, ...] = ()) 
         digest.update(f"{path.relative_to(PACKAGE)}\n{_read_now(path)[2]}\n".encode())
     for extra in files:
         digest.update(f"{extra}\n".encode() + (PACKAGE.parent / extra).read_bytes())
+    digest.update(inspect.getsource(compute).encode())
     digest.update(model.fingerprint().encode())
     # Float sums depend on how many threads split them: results are per thread setting.
     digest.update(f"cpus={os.cpu_count()} {os.environ.get('OMP_NUM_THREADS')}\n".encode())
