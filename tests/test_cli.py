@@ -53,7 +53,7 @@ def test_fetch_reports_the_ready_model(capsys):
         (["next", ""], "the prompt is empty"),
         (["generate", "x", "--max-new-tokens", "0"], "must be at least 1"),
         (["next"], "the following arguments are required: prompt"),
-        ([], "the following arguments are required: command"),
+        (["nope"], "invalid choice: 'nope'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, argv, message):

@@ -87,7 +87,8 @@ def test_usage_error_exits_2_with_one_line(capsys):
 def test_pages_showing_finds_includes_and_notebook_imports():
     assert runner.pages_showing("layers") == ["layers-as-painters.md"]
     assert "ascii-diffusion.py" in runner.pages_showing("ascii_canvas")
-    assert runner.pages_showing("runner") == []
+    assert runner.pages_showing("runner") == ["contributing.md"]
+    assert runner.pages_showing("no_such_module") == []
 
 
 def test_continuations_demo_greedy_once_sampled_per_replicate(lm):
