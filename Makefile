@@ -27,8 +27,12 @@ serve: setup
 build: setup
 	$(BIN)/mkdocs build --strict --site-dir site
 
+# The whole suite, with the coverage gate: every line and branch of the page code and the
+# machinery runs. `pytest tests/test_x.py` alone runs one file without the gate.
+COVERAGE := --cov=snippets --cov=state_simulators --cov-report=term-missing:skip-covered --cov-fail-under=100
+
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(COVERAGE)
 
 # Times builds, reloads, model loads and the tests; writes the table into docs/performance.md.
 bench: setup

@@ -75,7 +75,7 @@ if _records:
     atexit.register(_report)
 '''
 
-# Loads tokenizer and model as snippets/model.py does (GGUF: as its conversion does), timing
+# Loads tokenizer and model as state_simulators/model.py does (GGUF: as its conversion does), timing
 # the imports apart from the load.
 LOAD = """
 import json, sys, time
@@ -97,7 +97,7 @@ print(json.dumps({"import": imported - started, "load": time.perf_counter() - im
 # Which snippets/ files each declared artifact's cache key hashes, read from the snapshot.
 CLOSURES = """
 import json
-from snippets import artifacts
+from state_simulators import artifacts
 print(json.dumps({
     path: [str(p.relative_to(artifacts.PACKAGE.parent)) for p in artifacts.source_closure(a.module)]
     for path, a in artifacts.discover().items()
@@ -407,7 +407,7 @@ class Workspace:
         self.probe = tmp / "probe"
         self.probe.mkdir()
         (self.probe / "sitecustomize.py").write_text(PROBE)
-        from snippets.cache import cache_dir
+        from state_simulators.cache import cache_dir
 
         self.real_cache = cache_dir()
 
@@ -420,7 +420,7 @@ class Workspace:
         return folder
 
     def env(self, cache: Path, records: Path | None = None) -> dict:
-        from snippets.cache import CACHE_ENV
+        from state_simulators.cache import CACHE_ENV
 
         env = {
             **os.environ,
@@ -705,7 +705,7 @@ def measure_serve(ws: Workspace, cache: Path, args, used: set[str]) -> tuple[lis
 
 
 def measure_model_load(ws: Workspace, cache: Path, args) -> tuple[list[Row], dict]:
-    from snippets.model import converted_path, gguf_path
+    from state_simulators.model import converted_path, gguf_path
 
     say("Model load (tokenizer and model), from the GGUF file and from the converted folder")
     runs = {"gguf": [], "cached": []}
@@ -764,7 +764,7 @@ def measure_model_load(ws: Workspace, cache: Path, args) -> tuple[list[Row], dic
 
 
 def measure_tests(ws: Workspace, cache: Path, args) -> tuple[Row, list]:
-    from snippets.cache import CACHE_ENV
+    from state_simulators.cache import CACHE_ENV
 
     row = Row("Test suite: `make test`, browser tests included", [], "s")
     against(row, "<=", TEST_SUITE_MAX_S)
@@ -923,7 +923,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     # The model must be fetched and converted before anything is timed.
     subprocess.run([sys.executable, "-m", "snippets", "fetch"], cwd=ROOT, check=True)
-    from snippets.cache import cache_dir
+    from state_simulators.cache import cache_dir
 
     out = cache_dir("bench")
     logs = out / "logs"

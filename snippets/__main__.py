@@ -2,6 +2,6 @@
 
 import sys
 
-from snippets.cli import main
+from state_simulators.cli import main
 
 sys.exit(main())

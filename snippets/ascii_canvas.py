@@ -413,6 +413,6 @@ def demo(args, console) -> None:
 
 
 if __name__ == "__main__":
-    from snippets import runner
+    from state_simulators import runner
 
     raise SystemExit(runner.run(__spec__.name))

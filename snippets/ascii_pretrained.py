@@ -27,8 +27,8 @@ from snippets.ascii_canvas import (
     prompt_text,
     prune,
 )
-from snippets.cache import atomic_write, cache_dir
-from snippets.model import LanguageModel, fingerprint, load
+from state_simulators.cache import atomic_write, cache_dir
+from state_simulators.model import LanguageModel, fingerprint, load
 
 FENCE = "```"  # ends a canvas in the prompt, and in what the model writes
 

@@ -46,7 +46,7 @@ from snippets.ascii_canvas import (
     prune,
     training_sequence,
 )
-from snippets.cache import atomic_folder, atomic_write, cache_dir
+from state_simulators.cache import atomic_folder, atomic_write, cache_dir
 
 NAME = "tiny model (ours)"
 VOCAB = RAMP + NOISE + "\n"

@@ -13,7 +13,7 @@ import torch
 import transformers
 from torch import Tensor
 
-from snippets.model import LanguageModel, load
+from state_simulators.model import LanguageModel, load
 from snippets.sampling import top_k, warp
 
 SEED = 2024
@@ -251,6 +251,6 @@ def demo(args, console) -> None:
 
 
 if __name__ == "__main__":
-    from snippets import runner
+    from state_simulators import runner
 
     raise SystemExit(runner.run(__spec__.name))

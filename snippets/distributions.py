@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from snippets import continuations
-from snippets.artifacts import facts, figure
-from snippets.model import LanguageModel, load
+from state_simulators.artifacts import facts, figure
+from state_simulators.model import LanguageModel, load
 from snippets.next_token import check_prompt, next_token_logits, show_token
 from snippets.plotting import MUTED, PALETTE, new_figure
 from snippets.sampling import entropy_bits
@@ -311,6 +311,6 @@ def distributions_facts():
 
 
 if __name__ == "__main__":
-    from snippets import runner
+    from state_simulators import runner
 
     raise SystemExit(runner.run(__spec__.name))

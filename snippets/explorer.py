@@ -12,8 +12,8 @@ import math
 
 import torch
 
-from snippets.artifacts import data, facts
-from snippets.model import load
+from state_simulators.artifacts import data, facts
+from state_simulators.model import load
 from snippets.next_token import next_token_logits
 from snippets.sampling import entropy_bits, survivors, warp, warp_temperature_last
 
@@ -88,7 +88,7 @@ def explorer_json():
 
 
 def artifacts_bytes(content: dict) -> bytes:
-    """The data file's bytes, serialised as snippets/artifacts.py writes them."""
+    """The data file's bytes, serialised as state_simulators/artifacts.py writes them."""
     return json.dumps(content, sort_keys=True, indent=1, ensure_ascii=False).encode()
 
 
@@ -146,6 +146,6 @@ def view(
 
 
 if __name__ == "__main__":
-    from snippets import runner
+    from state_simulators import runner
 
     raise SystemExit(runner.run(__spec__.name))

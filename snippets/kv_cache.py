@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from snippets.artifacts import facts, figure
-from snippets.model import LanguageModel, load
+from state_simulators.artifacts import facts, figure
+from state_simulators.model import LanguageModel, load
 from snippets.next_token import check_prompt
 from snippets.plotting import MUTED, PALETTE, new_figure
 
@@ -336,6 +336,6 @@ def kv_cache_timing_facts():
 
 
 if __name__ == "__main__":
-    from snippets import runner
+    from state_simulators import runner
 
     raise SystemExit(runner.run(__spec__.name))

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snippets.artifacts import facts, figure
-from snippets.model import LanguageModel, load
+from state_simulators.artifacts import facts, figure
+from state_simulators.model import LanguageModel, load
 from snippets.plotting import INK, MUTED, PALETTE, new_figure
 
 EVAL_FILE = Path(__file__).resolve().parent / "data" / "layer_eval.json"
@@ -870,6 +870,6 @@ def layer_timing_facts():
 
 
 if __name__ == "__main__":
-    from snippets import runner
+    from state_simulators import runner
 
     raise SystemExit(runner.run(__spec__.name))

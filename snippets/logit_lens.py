@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from matplotlib.colors import LinearSegmentedColormap
 
-from snippets.artifacts import facts, figure
-from snippets.model import LanguageModel, load
+from state_simulators.artifacts import facts, figure
+from state_simulators.model import LanguageModel, load
 from snippets.next_token import check_prompt, show_token
 from snippets.plotting import INK, PALETTE, new_figure
 
@@ -230,6 +230,6 @@ def lens_facts():
 
 
 if __name__ == "__main__":
-    from snippets import runner
+    from state_simulators import runner
 
     raise SystemExit(runner.run(__spec__.name))

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 import transformers
 
-from snippets.artifacts import facts, figure
-from snippets.model import LanguageModel, load
+from state_simulators.artifacts import facts, figure
+from state_simulators.model import LanguageModel, load
 from snippets.plotting import MUTED, PALETTE, new_figure
 
 HOME_PROMPT = "The capital of France is"
@@ -163,6 +163,6 @@ def home_facts():
 
 
 if __name__ == "__main__":
-    from snippets import runner
+    from state_simulators import runner
 
     raise SystemExit(runner.run(__spec__.name))

@@ -151,7 +151,7 @@ def demo(args, console) -> None:
     """`python -m snippets.sampling`: what each sampler keeps of one real distribution."""
     from rich.table import Table
 
-    from snippets.model import load
+    from state_simulators.model import load
     from snippets.next_token import next_token_logits
 
     logits = next_token_logits(args.prompt)
@@ -181,6 +181,6 @@ def demo(args, console) -> None:
 
 
 if __name__ == "__main__":
-    from snippets import runner
+    from state_simulators import runner
 
     raise SystemExit(runner.run(__spec__.name))

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from snippets.artifacts import facts, figure
-from snippets.model import LanguageModel, load
+from state_simulators.artifacts import facts, figure
+from state_simulators.model import LanguageModel, load
 from snippets.next_token import show_token
 from snippets.plotting import PALETTE, new_figure
 
@@ -296,6 +296,6 @@ def state_facts():
 
 
 if __name__ == "__main__":
-    from snippets import runner
+    from state_simulators import runner
 
     raise SystemExit(runner.run(__spec__.name))

@@ -11,10 +11,10 @@ import math
 import torch
 
 from snippets import continuations
-from snippets.artifacts import facts, figure
+from state_simulators.artifacts import facts, figure
 from snippets.continuations import distinct_ngrams, repeated_ngram_share
 from snippets.distributions import CODE, HUMAN, PROMPTS, mean
-from snippets.model import LanguageModel, load
+from state_simulators.model import LanguageModel, load
 from snippets.next_token import next_token_logits, show_token
 from snippets.plotting import MUTED, PALETTE, new_figure
 from snippets.sampling import apply_temperature, entropy_bits
@@ -324,6 +324,6 @@ def temperature_facts():
 
 
 if __name__ == "__main__":
-    from snippets import runner
+    from state_simulators import runner
 
     raise SystemExit(runner.run(__spec__.name))

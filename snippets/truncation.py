@@ -10,7 +10,7 @@ import functools
 import torch
 
 from snippets import continuations
-from snippets.artifacts import facts, figure
+from state_simulators.artifacts import facts, figure
 from snippets.distributions import PROMPTS, mean
 from snippets.next_token import next_token_logits
 from snippets.plotting import MUTED, PALETTE, new_figure
@@ -210,6 +210,6 @@ def truncation_facts():
 
 
 if __name__ == "__main__":
-    from snippets import runner
+    from state_simulators import runner
 
     raise SystemExit(runner.run(__spec__.name))

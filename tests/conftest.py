@@ -1,18 +1,27 @@
-"""Shared fixtures: the model is loaded once per test session; the site is built once and served."""
+"""Shared fixtures: the model is loaded once per test session; the site is built once and served.
+
+Two kinds of test: mechanics tests hold for any causal LM (they read depth and vocabulary from
+the model's config); tests marked `claim` assert what the embedded SmolLM2-135M-Instruct does
+(" Paris" first, 30 layers) and are skipped, with the reason printed, when
+STATE_SIMULATORS_MODEL names another model.
+"""
 
 import functools
 import http.server
 import os
+import shutil
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from state_simulators import environment, sources
+from state_simulators.cache import CACHE_ENV, ROOT
+from state_simulators.model import MODEL_ENV
 
-ROOT = Path(__file__).resolve().parent.parent
+environment.set_offline()
+OTHER_MODEL = os.environ.get(MODEL_ENV)
 CHROMIUM = Path(os.environ.get("STATE_SIMULATORS_CHROMIUM", "/usr/bin/chromium"))
 BROWSER_REQUIRED = os.environ.get("STATE_SIMULATORS_REQUIRE_BROWSER") == "1"
 BROWSER_FIXTURES = {"page", "context", "browser"}
@@ -20,7 +29,7 @@ BROWSER_FIXTURES = {"page", "context", "browser"}
 
 @pytest.fixture(scope="session")
 def lm():
-    from snippets.model import load
+    from state_simulators.model import load
 
     return load()
 
@@ -81,6 +90,11 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 def pytest_collection_modifyitems(config, items):
+    if OTHER_MODEL:
+        reason = f"CLAIM SKIPPED: asserts what SmolLM2-135M-Instruct does, and {MODEL_ENV}={OTHER_MODEL}"
+        for item in items:
+            if item.get_closest_marker("claim"):
+                item.add_marker(pytest.mark.skip(reason=reason))
     if CHROMIUM.exists() or BROWSER_REQUIRED:
         return
     reason = f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM} (apt-get install chromium)"
@@ -92,14 +106,17 @@ def pytest_collection_modifyitems(config, items):
 def pytest_terminal_summary(terminalreporter):
     if not CHROMIUM.exists() and not BROWSER_REQUIRED:
         terminalreporter.write_sep("!", f"browser tests were skipped: no Chromium at {CHROMIUM}", red=True)
+    if OTHER_MODEL:
+        terminalreporter.write_sep(
+            "!", f"claims about the embedded model were skipped: {MODEL_ENV}={OTHER_MODEL}", yellow=True
+        )
 
 
 def project_with(folder: Path, pages: dict[str, str]) -> Path:
     """A copy of the site's configuration with only `pages` in docs/; returns its mkdocs.yml."""
     config = (ROOT / "mkdocs.yml").read_text()
     (folder / "mkdocs.yml").write_text(config[: config.index("\nnav:")])  # the nav names real pages
-    for shared in ("hooks", "snippets", "overrides"):
-        (folder / shared).symlink_to(ROOT / shared)
+    environment.copy_project(folder, link=True, names=("hooks", "snippets", "state_simulators", "overrides"))
     (folder / "docs").mkdir()
     (folder / "docs" / "stylesheets").symlink_to(ROOT / "docs" / "stylesheets")
     for name, text in pages.items():
@@ -107,12 +124,22 @@ def project_with(folder: Path, pages: dict[str, str]) -> Path:
     return folder / "mkdocs.yml"
 
 
-def empty_artifact_cache(folder: Path) -> Path:
-    """A cache folder that shares the model (and other slow caches) but holds no artifacts yet."""
-    from snippets.cache import cache_dir
+empty_artifact_cache = environment.empty_artifact_cache
 
-    folder.mkdir(parents=True, exist_ok=True)
-    for entry in cache_dir().iterdir():
-        if entry.name != "artifacts":
-            (folder / entry.name).symlink_to(entry)
-    return folder
+
+@pytest.fixture
+def package(tmp_path, monkeypatch):
+    """A throwaway `snippets/` folder with the plotting helper and whatever a test writes there;
+    the cache moves to a temporary folder."""
+    import snippets
+
+    pkg = tmp_path / "repo" / "snippets"
+    pkg.mkdir(parents=True)
+    for name in ("__init__.py", "plotting.py"):
+        shutil.copy(sources.SNIPPETS / name, pkg / name)
+    monkeypatch.setattr(sources, "SNIPPETS", pkg)
+    monkeypatch.setattr(snippets, "__path__", [str(pkg), *snippets.__path__])
+    for name in [n for n in sys.modules if n.startswith("snippets.")]:
+        monkeypatch.delitem(sys.modules, name)  # restored after the test
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    return pkg

@@ -1,15 +1,14 @@
+"""The artifact registry: declarations found without importing, computed once, cached, verified."""
+
 import json
-import shutil
 import sys
 
 import pytest
 
-import snippets
-from snippets import artifacts, model
-from snippets.cache import CACHE_ENV
+from state_simulators import artifacts, keys
 
 FIGURE_MODULE = """
-from snippets.artifacts import figure, facts, data
+from state_simulators.artifacts import figure, facts, data
 from snippets.plotting import new_figure
 
 @figure("tiny.svg")
@@ -22,7 +21,7 @@ def tiny():
 def tiny_data():
     return {"b": 2, "a": [1, 2]}
 
-@facts("tiny")
+@facts("tiny", machine_dependent=True)
 def tiny_facts():
     return {"answer": "42"}
 
@@ -32,20 +31,11 @@ def helper():  # not an artifact
 
 
 @pytest.fixture
-def package(tmp_path, monkeypatch):
-    """A throwaway copy of the snippets package layout, with one module of artifacts."""
-    root = tmp_path / "repo"
-    pkg = root / "snippets"
-    pkg.mkdir(parents=True)
-    for name in ("__init__.py", "artifacts.py", "plotting.py", "cache.py", "model.py"):
-        shutil.copy(artifacts.PACKAGE / name, pkg / name)
-    (pkg / "tiny.py").write_text(FIGURE_MODULE)
-    (pkg / "table.txt").write_text("v1")
-    monkeypatch.setattr(artifacts, "PACKAGE", pkg)
-    monkeypatch.setattr(snippets, "__path__", [str(pkg), *snippets.__path__])  # import snippets.tiny
-    monkeypatch.delitem(sys.modules, "snippets.tiny", raising=False)
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    return pkg
+def package(package):
+    """The throwaway `snippets/` folder with one module of artifacts."""
+    (package / "tiny.py").write_text(FIGURE_MODULE)
+    (package / "table.txt").write_text("v1")
+    return package
 
 
 def test_discover_reads_declarations_without_importing(package):
@@ -54,6 +44,8 @@ def test_discover_reads_declarations_without_importing(package):
     assert found["data/tiny.json"] == artifacts.Artifact(
         "data", "tiny.json", "snippets.tiny", "tiny_data", ("snippets/table.txt",)
     )
+    assert found["facts/tiny"].machine_dependent and not found["figures/tiny.svg"].machine_dependent
+    assert "snippets.tiny" not in sys.modules
 
 
 def test_the_real_package_declares_the_home_figure():
@@ -68,33 +60,13 @@ def test_a_name_declared_twice_is_an_error(package):
         artifacts.discover()
 
 
-def test_the_key_covers_imported_sources_data_files_and_the_model(package, monkeypatch):
-    tiny = artifacts.discover()["data/tiny.json"]
-    closure = {p.name for p in artifacts.source_closure("snippets.tiny")}
-    assert closure == {"tiny.py", "plotting.py"}  # the build's own machinery is not a recipe
-    key = artifacts.cache_key(tiny)
-    assert artifacts.cache_key(tiny) == key
-    (package / "table.txt").write_text("v2")
-    assert artifacts.cache_key(tiny) != key
-    key = artifacts.cache_key(tiny)
-    (package / "plotting.py").write_text((package / "plotting.py").read_text() + "\n# restyled\n")
-    assert artifacts.cache_key(tiny) == key  # a comment is not code
-    (package / "plotting.py").write_text((package / "plotting.py").read_text() + "\nSTYLE = 2\n")
-    assert artifacts.cache_key(tiny) != key  # an imported module changed
-    key = artifacts.cache_key(tiny)
-    monkeypatch.setattr(model, "fingerprint", lambda: "another model")
-    assert artifacts.cache_key(tiny) != key
+def test_a_name_a_page_cannot_reference_is_refused_at_declaration(package):
+    (package / "accents.py").write_text('@figure("año.svg")\ndef f():\n    pass\n')
+    with pytest.raises(artifacts.ArtifactError, match=r"snippets/accents.py:1: @figure\('año.svg'\)"):
+        artifacts.discover()
 
 
-def test_imports_are_followed_in_every_spelling(package):
-    (package / "a.py").write_text("import snippets.b\nfrom snippets import c\nimport os\n")
-    (package / "b.py").write_text("from snippets.d import thing\n")
-    (package / "c.py").write_text("")
-    (package / "d.py").write_text("thing = 1\n")
-    assert [p.name for p in artifacts.source_closure("snippets.a")] == ["a.py", "b.py", "c.py", "d.py"]
-
-
-def test_produce_computes_once_then_reads_the_cache(package, monkeypatch):
+def test_produce_computes_once_then_reads_the_cache(package):
     found = artifacts.discover()
     svg, cached = artifacts.produce(found["figures/tiny.svg"])
     assert not cached and svg.startswith(b"<?xml") and b"<svg" in svg
@@ -104,10 +76,27 @@ def test_produce_computes_once_then_reads_the_cache(package, monkeypatch):
     assert json.loads(artifacts.produce(found["facts/tiny"])[0]) == {"answer": "42"}
 
 
-def test_a_changed_input_replaces_the_stale_entry(package, monkeypatch):
+def test_a_changed_input_adds_a_version_and_old_ones_are_pruned_by_use(package):
     tiny = artifacts.discover()["data/tiny.json"]
-    artifacts.produce(tiny)
-    (package / "table.txt").write_text("v2")
-    _, cached = artifacts.produce(tiny)
-    assert not cached
-    assert len(list(artifacts.cached_path(tiny).parent.glob("tiny.json.*"))) == 1
+    for version in range(keys.KEEP + 2):
+        (package / "table.txt").write_text(f"v{version}")
+        assert not artifacts.produce(tiny)[1]
+    kept = list(artifacts.cached_path(tiny).parent.glob("tiny.json.*"))
+    assert len(kept) == keys.KEEP and artifacts.cached_path(tiny) in kept
+
+
+def test_the_cache_key_covers_the_compute_step(package, monkeypatch):
+    tiny = artifacts.discover()["figures/tiny.svg"]
+    key = artifacts.cache_key(tiny)
+    monkeypatch.setattr(artifacts, "compute_source", lambda: "def compute(): changed")
+    assert artifacts.cache_key(tiny) != key
+
+
+def test_verification_is_a_stamp_beside_the_entry(package):
+    found = artifacts.discover()
+    figure = found["figures/tiny.svg"]
+    artifacts.produce(figure)
+    assert not artifacts.is_verified(figure)
+    artifacts.verified_path(figure).write_text("")
+    assert artifacts.is_verified(figure)
+    assert artifacts.is_verified(found["facts/tiny"])  # machine-dependent: exempt

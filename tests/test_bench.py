@@ -197,10 +197,10 @@ def test_page_urls_and_the_snippet_whose_dependants_are_checked():
         "sub/",
     ]
     closures = {
-        "figures/a.svg": ["snippets/a.py", "snippets/model.py"],
-        "figures/b.svg": ["snippets/b.py", "snippets/model.py"],
-        "facts/b": ["snippets/b.py", "snippets/model.py"],
-        "figures/unused.svg": ["snippets/c.py", "snippets/model.py"],
+        "figures/a.svg": ["snippets/a.py", "state_simulators/model.py"],
+        "figures/b.svg": ["snippets/b.py", "state_simulators/model.py"],
+        "facts/b": ["snippets/b.py", "state_simulators/model.py"],
+        "figures/unused.svg": ["snippets/c.py", "state_simulators/model.py"],
     }
     assert bench.dependants(closures, "snippets/b.py") == {"figures/b.svg", "facts/b"}
     used = {"figures/a.svg", "figures/b.svg", "facts/b"}

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from snippets import cache
+from state_simulators import cache
 
 
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
@@ -62,7 +62,7 @@ def test_atomic_folder_interrupted_leaves_nothing_in_place(tmp_path):
 KILLED_WRITER = """
 import os, sys, time
 from pathlib import Path
-from snippets.cache import atomic_folder, atomic_write
+from state_simulators.cache import atomic_folder, atomic_write
 
 def stall(*args):
     print("filling", flush=True)

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from snippets import cli, model
+from state_simulators import cli, model
 
 
 def run(capsys, *argv):

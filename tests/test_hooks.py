@@ -29,5 +29,5 @@ def test_an_edited_snippet_is_reimported_on_the_next_serve_rebuild(monkeypatch):
 
     monkeypatch.setattr(old, "__mtime__", os.stat(old.__file__).st_mtime_ns - 1)  # as if edited since
     hook.forget_edited_snippets()
-    assert "snippets.next_token" not in sys.modules and "snippets.artifacts" in sys.modules
+    assert "snippets.next_token" not in sys.modules and "state_simulators.artifacts" in sys.modules
     assert importlib.import_module("snippets.next_token") is not old

@@ -5,8 +5,8 @@ import zipfile
 import pytest
 import torch
 
-from snippets import model
-from snippets.cache import CACHE_ENV
+from state_simulators import model
+from state_simulators.cache import CACHE_ENV
 from snippets.next_token import next_token_distribution
 
 REAL_WHEEL = model.wheel_path()

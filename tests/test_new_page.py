@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from snippets.cache import CACHE_ENV, cache_dir
+from state_simulators.cache import CACHE_ENV, cache_dir
 
 spec = importlib.util.spec_from_file_location("new_page", ROOT / "scripts" / "new_page.py")
 new_page = importlib.util.module_from_spec(spec)
@@ -64,7 +64,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
         (["--name", "figures"], r"NAME=figures is a reserved word here"),
         (["--name", "temperature"], r"docs/temperature.md already exists: choose another NAME"),
         (["--name", "ascii-diffusion"], r"docs/ascii-diffusion.py already exists"),
-        (["--name", "cache"], r"snippets/cache.py already exists: choose another NAME"),
+        (["--name", "cache"], r"state_simulators/cache.py already exists: choose another NAME"),
         (["--name", "lint"], r"tests/test_lint.py already exists: choose another NAME"),
         (
             ["--name", "temperature-distribution"],

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from snippets import artifacts, runner
+from state_simulators import artifacts, runner
 
 CONFIG = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)  # tags as text
 REPO = CONFIG["repo_url"]

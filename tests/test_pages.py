@@ -1,16 +1,17 @@
-"""The pages show only code that runs: every Python block is included from snippets/, and every
-snippet module (and section) is shown by some page."""
+"""The pages show only code that runs: every Python block is included from a code file, every
+`snippets/` module (and section) is shown by some page, and no function there is too long to
+hold in one's head."""
 
+import ast
 import re
 
-from conftest import ROOT
+import pytest
 
-DOCS = ROOT / "docs"
+from state_simulators import includes, sources
+
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+-]*)")
-INCLUDE = re.compile(r"""-+8<-+\s+["'](snippets/[^"':]+)(?::([\w-]+))?["']""")
-IMPORT = re.compile(r"^\s*(?:from|import)\s+snippets\.(\w+)", re.MULTILINE)
-SECTION = re.compile(r"#\s*-+8<-+\s*\[start:([\w-]+)\]")
 PYTHON = {"python", "py", "python3", "pycon"}
+LONGEST_FUNCTION = 60  # lines, decorators and docstring included
 
 
 def code_blocks(text: str):
@@ -32,41 +33,40 @@ def test_code_blocks_are_parsed_inside_admonitions():
     assert list(code_blocks(text)) == [("python", ['    --8<-- "snippets/x.py"']), ("bash", ["make"])]
 
 
-def test_every_code_block_is_an_include_or_marked_as_not_python():
-    for page in sorted(DOCS.glob("*.md")):
-        for language, body in code_blocks(page.read_text()):
-            assert language, f"{page.name}: a code block without a language (mark it bash, text, …)"
-            if language in PYTHON:
-                lines = [line for line in body if line.strip()]
-                assert lines and all(INCLUDE.search(line) for line in lines), (
-                    f"{page.name}: Python code pasted into the page; include it from snippets/ instead"
-                )
+@pytest.mark.parametrize("source", [p for p in includes.pages() if p.suffix == ".md"], ids=lambda p: p.name)
+def test_every_code_block_is_an_include_or_marked_as_not_python(source):
+    for language, body in code_blocks(source.read_text()):
+        assert language, f"{source.name}: a code block without a language (mark it bash, text, …)"
+        if language in PYTHON:
+            text = "\n".join(body)
+            assert text.strip() and len(includes.includes(text)) == sum(
+                1 for line in body if line.strip() and not includes.BLOCK_FENCE.match(line)
+            ), f"{source.name}: Python code pasted into the page; include it from snippets/ instead"
 
 
-def shown_by_pages() -> tuple[set[str], set[tuple[str, str]]]:
-    modules, sections = set(), set()
-    for page in DOCS.glob("*.md"):
-        for path, section in INCLUDE.findall(page.read_text()):
-            modules.add(path)
-            sections.add((path, section))
-    for notebook in DOCS.glob("*.py"):  # notebook pages run their snippets instead of showing them
-        modules.update(f"snippets/{name}.py" for name in IMPORT.findall(notebook.read_text()))
-    return modules, sections
-
-
-def test_every_snippet_module_is_used_by_a_page():
-    modules = {
-        str(p.relative_to(ROOT))
-        for p in (ROOT / "snippets").rglob("*.py")
-        if p.name not in ("__init__.py", "__main__.py")
-    }
-    shown, _ = shown_by_pages()
-    assert sorted(modules - shown) == []
+def test_every_snippet_module_is_shown_by_a_page():
+    shown = {module for page in includes.pages() for module in includes.shown_by(page)}
+    modules = {sources.module_name(path) for path in sources.page_modules()}
+    assert sorted(modules - shown) == [], "every file in snippets/ is code a page shows"
 
 
 def test_every_marked_section_is_shown_by_a_page():
-    _, shown = shown_by_pages()
-    for module in sorted((ROOT / "snippets").rglob("*.py")):
-        path = str(module.relative_to(ROOT))
-        for section in SECTION.findall(module.read_text()):
-            assert (path, section) in shown, f"{path}:{section} is marked but no page includes it"
+    shown = {(i.path, i.section) for page in includes.pages() for i in includes.includes(page.read_text())}
+    for path in sources.page_modules():
+        name = str(path.relative_to(sources.SNIPPETS.parent))
+        for section in includes.sections(path):
+            assert (name, section) in shown, f"{name}:{section} is marked but no page includes it"
+
+
+def long_functions(path) -> list[str]:
+    return [
+        f"{path.name}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(sources.parsed(path))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > LONGEST_FUNCTION
+    ]
+
+
+def test_no_function_in_page_code_is_longer_than_a_reader_can_hold():
+    found = [f for path in sources.page_modules() for f in long_functions(path)]
+    assert found == [], f"split these into functions of ≤ {LONGEST_FUNCTION} lines"

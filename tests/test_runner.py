@@ -7,7 +7,7 @@ import sys
 import pytest
 from rich.console import Console
 
-from snippets import artifacts, cli, runner
+from state_simulators import artifacts, cli, runner
 from snippets.ascii_canvas import Recipe
 
 DECLARING = sorted({a.module.split(".")[1] for a in artifacts.discover().values()})

