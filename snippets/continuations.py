@@ -13,8 +13,8 @@ import torch
 import transformers
 from torch import Tensor
 
-from state_simulators.model import LanguageModel, load
 from snippets.sampling import top_k, warp
+from state_simulators.model import LanguageModel, load
 
 SEED = 2024
 NEW_TOKENS = 96

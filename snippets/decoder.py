@@ -40,7 +40,9 @@ def parts(model) -> Decoder:
             f"{type(model).__name__} has no {'layer list' if layers is None else 'final norm'} "
             "under the names the pages know (Llama/Qwen2/Mistral- or GPT-2-style models)"
         )
-    return Decoder(body, layers, norm, model.get_output_embeddings(), model.get_input_embeddings())
+    return Decoder(
+        body, layers, norm, model.get_output_embeddings(), model.get_input_embeddings()
+    )
 
 
 # --8<-- [end:parts]

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import torch
 
 from snippets import continuations
-from state_simulators.artifacts import facts, figure
-from state_simulators.model import LanguageModel, load
 from snippets.next_token import check_prompt, next_token_logits, show_token
 from snippets.plotting import MUTED, PALETTE, new_figure
 from snippets.sampling import entropy_bits
+from state_simulators.artifacts import facts, figure
+from state_simulators.model import LanguageModel, load
 
 PROMPTS = {
     "a fact": "The capital of France is",

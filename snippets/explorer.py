@@ -12,10 +12,10 @@ import math
 
 import torch
 
-from state_simulators.artifacts import data, facts
-from state_simulators.model import load
 from snippets.next_token import next_token_logits
 from snippets.sampling import entropy_bits, survivors, warp, warp_temperature_last
+from state_simulators.artifacts import data, facts
+from state_simulators.model import load
 
 PROMPTS = {
     "fact": "The capital of France is",

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from snippets.plotting import INK, MUTED, PALETTE, new_figure
 from state_simulators.artifacts import facts, figure
 from state_simulators.model import LanguageModel, load
-from snippets.plotting import INK, MUTED, PALETTE, new_figure
 
 K_MAX = 16  # the most examples a query sees
 SHOWN_K = (0, 1, 2, 4)  # single columns in the table; the pooled column follows

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from state_simulators.artifacts import facts, figure
-from state_simulators.model import LanguageModel, load
 from snippets.next_token import check_prompt
 from snippets.plotting import MUTED, PALETTE, new_figure
+from state_simulators.artifacts import facts, figure
+from state_simulators.model import LanguageModel, load
 
 PROMPT = "Once upon a time, there was a little"
 NEW_TOKENS = 16

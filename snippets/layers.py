@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from snippets.plotting import INK, MUTED, PALETTE, new_figure
 from state_simulators.artifacts import facts, figure
 from state_simulators.model import LanguageModel, load
-from snippets.plotting import INK, MUTED, PALETTE, new_figure
 
 EVAL_FILE = Path(__file__).resolve().parent / "data" / "layer_eval.json"
 PASSAGE_TOKENS = 32  # every passage is cut to its first 32 tokens: one batch, no padding

@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from matplotlib.colors import LinearSegmentedColormap
 
-from state_simulators.artifacts import facts, figure
-from state_simulators.model import LanguageModel, load
 from snippets.next_token import check_prompt, show_token
 from snippets.plotting import INK, PALETTE, new_figure
+from state_simulators.artifacts import facts, figure
+from state_simulators.model import LanguageModel, load
 
 # Prompts whose answer the model gets right; the lens shows at which depth it appears.
 PROMPTS = (

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import torch
 import transformers
 
+from snippets.decoder import parts
+from snippets.plotting import MUTED, PALETTE, new_figure
 from state_simulators.artifacts import facts, figure
 from state_simulators.model import LanguageModel, load
-from snippets.plotting import MUTED, PALETTE, new_figure
 
 HOME_PROMPT = "The capital of France is"
 
@@ -143,6 +144,25 @@ def next_token_figure():
 
 
 # --8<-- [end:figure]
+
+
+@facts("model")
+def model_facts():
+    """The one place pages take the model's size from: `{{ model.layers }}`, `{{ model.vocab }}`…"""
+    lm = load()
+    config = lm.model.config
+    parameters = sum(p.numel() for p in lm.model.parameters())
+    return {
+        "name": lm.name,
+        "vocab": f"{config.vocab_size:,}",
+        "layers": str(parts(lm.model).depth),
+        "hidden": str(config.hidden_size),
+        "heads": str(config.num_attention_heads),
+        "kv_heads": str(getattr(config, "num_key_value_heads", config.num_attention_heads)),
+        "parameters": f"{parameters:,}",
+        "parameters_millions": f"{parameters / 1e6:.0f} million",
+        "context": f"{getattr(config, 'max_position_embeddings', 0):,}",
+    }
 
 
 @facts("home")

@@ -151,8 +151,8 @@ def demo(args, console) -> None:
     """`python -m snippets.sampling`: what each sampler keeps of one real distribution."""
     from rich.table import Table
 
-    from state_simulators.model import load
     from snippets.next_token import next_token_logits
+    from state_simulators.model import load
 
     logits = next_token_logits(args.prompt)
     table = Table(title=f"After {args.prompt!r}, at T = {args.temperature:g}")

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from state_simulators.artifacts import facts, figure
-from state_simulators.model import LanguageModel, load
 from snippets.next_token import show_token
 from snippets.plotting import PALETTE, new_figure
+from state_simulators.artifacts import facts, figure
+from state_simulators.model import LanguageModel, load
 
 NEUTRAL = " The weather was nice that day."
 CORRECTION = " Actually, I was wrong: "

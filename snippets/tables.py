@@ -14,7 +14,9 @@ def escape_cell(value: object) -> str:
 
 
 # --8<-- [start:table]
-def markdown_table(header: list[str], rows: list[list[object]], align: list[str | None] | None = None) -> str:
+def markdown_table(
+    header: list[str], rows: list[list[object]], align: list[str | None] | None = None
+) -> str:
     """A Markdown table; `align` gives each column "left", "right", "center" or None.
 
     Raises ValueError when a row has a different number of cells than the header.

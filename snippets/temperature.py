@@ -11,13 +11,13 @@ import math
 import torch
 
 from snippets import continuations
-from state_simulators.artifacts import facts, figure
 from snippets.continuations import distinct_ngrams, repeated_ngram_share
 from snippets.distributions import CODE, HUMAN, PROMPTS, mean
-from state_simulators.model import LanguageModel, load
 from snippets.next_token import next_token_logits, show_token
 from snippets.plotting import MUTED, PALETTE, new_figure
 from snippets.sampling import apply_temperature, entropy_bits
+from state_simulators.artifacts import facts, figure
+from state_simulators.model import LanguageModel, load
 
 SHOWN = (0.25, 0.5, 1.0, 1.5, 2.0)  # the temperatures the distribution figure draws
 STORY_PROMPT = PROMPTS["a story"]

@@ -10,7 +10,6 @@ import functools
 import torch
 
 from snippets import continuations
-from state_simulators.artifacts import facts, figure
 from snippets.distributions import PROMPTS, mean
 from snippets.next_token import next_token_logits
 from snippets.plotting import MUTED, PALETTE, new_figure
@@ -21,6 +20,7 @@ from snippets.sampling import (
     warp,
     warp_temperature_last,
 )
+from state_simulators.artifacts import facts, figure
 
 GRID = tuple(round(0.1 * i, 1) for i in range(1, 31))  # T = 0.1 ... 3.0
 CUTS = {"top-k 50": {"k": 50}, "top-p 0.9": {"p": 0.9}, "min-p 0.1": {"p_base": 0.1}}

@@ -138,8 +138,7 @@ def forget_edited_snippets() -> list[str]:
         if name.startswith("snippets.") and getattr(module, "__file__", None)
     }
     edited = any(
-        getattr(m, "__mtime__", None) not in (None, os.stat(m.__file__).st_mtime_ns)
-        for m in loaded.values()
+        getattr(m, "__mtime__", None) not in (None, os.stat(m.__file__).st_mtime_ns) for m in loaded.values()
     )
     if not edited:
         return []

@@ -34,24 +34,16 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", parser_class=Parser)
     nxt = commands.add_parser("next", help="rank the most likely next tokens for a prompt")
     nxt.add_argument("prompt", type=prompt)
-    nxt.add_argument(
-        "--top", type=positive_int, default=10, help="how many tokens to show (default 10)"
-    )
-    nxt.add_argument(
-        "--temperature", type=temperature, default=1.0, help="divide the logits by T > 0"
-    )
+    nxt.add_argument("--top", type=positive_int, default=10, help="how many tokens to show (default 10)")
+    nxt.add_argument("--temperature", type=temperature, default=1.0, help="divide the logits by T > 0")
     tok = commands.add_parser("tokens", help="show how a prompt is cut into tokens")
     tok.add_argument("prompt", type=prompt)
-    gen = commands.add_parser(
-        "generate", help="continue a prompt (greedy unless --temperature is given)"
-    )
+    gen = commands.add_parser("generate", help="continue a prompt (greedy unless --temperature is given)")
     gen.add_argument("prompt", type=prompt)
     gen.add_argument("--temperature", type=temperature, default=None)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--max-new-tokens", type=positive_int, default=40)
-    commands.add_parser(
-        "fetch", help="download, verify and convert the embedded model (idempotent)"
-    )
+    commands.add_parser("fetch", help="download, verify and convert the embedded model (idempotent)")
     return parser
 
 

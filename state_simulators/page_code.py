@@ -1,4 +1,4 @@
-""""The code on this page": for each page, the files whose code it shows, their tests, the
+""" "The code on this page": for each page, the files whose code it shows, their tests, the
 command that runs them, and (a notebook page) the notebook to download.
 
 The build supplies this as data (`page.meta["page_code"]`); `overrides/main.html` renders it.
@@ -23,8 +23,7 @@ def shown_files(page_source: str, *, notebook: bool) -> list[str]:
     """The code files a page shows: included (any `.py`) or, in a notebook, imported."""
     found = {i.path for i in includes.includes(page_source) if i.path.endswith(".py")}
     found |= {
-        f"{module.replace('.', '/')}.py"
-        for module in includes.modules_shown(page_source, notebook=notebook)
+        f"{module.replace('.', '/')}.py" for module in includes.modules_shown(page_source, notebook=notebook)
     }
     return sorted(found)
 

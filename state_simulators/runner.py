@@ -86,8 +86,7 @@ def facts_rows(artifact: artifacts.Artifact) -> tuple[list[tuple[str, str]], boo
 
 def render_facts(console: Console, group: str, rows: list[tuple[str, str]], cached: bool) -> None:
     table = Table(
-        title=f"{{{{ {group}.… }}}}: numbers on the page "
-        f"({'from the cache' if cached else 'computed now'})",
+        title=f"{{{{ {group}.… }}}}: numbers on the page ({'from the cache' if cached else 'computed now'})",
         show_lines=True,
     )
     table.add_column("name", style="bold")

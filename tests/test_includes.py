@@ -7,7 +7,10 @@ from state_simulators.includes import Include, IncludeError
 
 
 def test_inline_and_block_includes_are_found_with_their_lines():
-    page = 'Text\n\n```python\n--8<-- "snippets/a.py:one"\n```\n\n```python\n--8<--\nsnippets/b.py\nsnippets/c.py:two\n--8<--\n```\n'
+    page = (
+        'Text\n\n```python\n--8<-- "snippets/a.py:one"\n```\n\n'
+        "```python\n--8<--\nsnippets/b.py\nsnippets/c.py:two\n--8<--\n```\n"
+    )
     assert includes.includes(page) == [
         Include("snippets/a.py", "one", 4),
         Include("snippets/b.py", None, 9),
@@ -31,7 +34,10 @@ def test_sections_are_read_with_their_lines(tmp_path):
     [
         ("# --8<-- [start:a]\nx = 1\n", r"m.py:1: section 'a' is never closed"),
         ("x = 1\n# --8<-- [end:a]\n", r"m.py:2: section 'a' ends but never starts"),
-        ("# --8<-- [start:a]\n# --8<-- [end:a]\n# --8<-- [start:a]\n# --8<-- [end:a]\n", r"m.py:3: section 'a' is marked twice"),
+        (
+            "# --8<-- [start:a]\n# --8<-- [end:a]\n# --8<-- [start:a]\n# --8<-- [end:a]\n",
+            r"m.py:3: section 'a' is marked twice",
+        ),
         ("# --8<-- [begin:a]\n", r"m.py:1: malformed section marker"),
         ("# --8<-- start:a\n", r"m.py:1: malformed section marker"),
     ],

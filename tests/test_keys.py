@@ -4,9 +4,9 @@ import os
 import time
 
 import pytest
+from test_artifacts import FIGURE_MODULE
 
 from state_simulators import keys, model, sources
-from test_artifacts import FIGURE_MODULE
 
 
 @pytest.fixture
@@ -52,7 +52,12 @@ def test_imports_are_followed_in_every_spelling(package):
     (package / "sub" / "e.py").write_text("from ..c import x\nfrom . import f\n")
     (package / "sub" / "f.py").write_text("")
     assert [p.name for p in sources.source_closure("snippets.a")] == ["a.py", "b.py", "c.py", "d.py"]
-    assert [p.name for p in sources.source_closure("snippets.sub.e")] == ["c.py", "__init__.py", "e.py", "f.py"]
+    assert [p.name for p in sources.source_closure("snippets.sub.e")] == [
+        "c.py",
+        "__init__.py",
+        "e.py",
+        "f.py",
+    ]
 
 
 def test_comments_layout_and_the_main_block_do_not_count(tmp_path):

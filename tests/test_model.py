@@ -5,9 +5,9 @@ import zipfile
 import pytest
 import torch
 
+from snippets.next_token import next_token_distribution
 from state_simulators import model
 from state_simulators.cache import CACHE_ENV
-from snippets.next_token import next_token_distribution
 
 REAL_WHEEL = model.wheel_path()
 REAL_GGUF = model.gguf_path()

@@ -7,8 +7,8 @@ import sys
 import pytest
 from rich.console import Console
 
-from state_simulators import artifacts, cli, runner
 from snippets.ascii_canvas import Recipe
+from state_simulators import artifacts, cli, runner
 
 DECLARING = sorted({a.module.split(".")[1] for a in artifacts.discover().values()})
 
