@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from string import Template
 
+from state_simulators.arguments import Parser
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DEFAULT_SECTION = "Experiments"
@@ -33,13 +35,6 @@ YAML_WORDS = {"yes", "no", "true", "false", "on", "off", "null", "y", "n", "~"}
 
 class ScaffoldError(Exception):
     """Bad input: one line that names the fix."""
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit status 2."""
-
-    def error(self, message):
-        self.exit(2, f"make page: error: {message} (usage: {USAGE})\n")
 
 
 def suggest(text: str) -> str:
@@ -187,7 +182,7 @@ def scaffold(root: Path, name: str, title: str | None = None, section: str | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog="make page", description=__doc__.splitlines()[0])
+    parser = Parser(prog="make page", description=__doc__.splitlines()[0], hint=USAGE)
     parser.add_argument("--name", default="", help="the page's address: lowercase, hyphens")
     parser.add_argument("--title", default="", help="its title (default: from the name)")
     parser.add_argument("--section", default="", help=f"nav section (default {DEFAULT_SECTION})")

@@ -4,10 +4,16 @@ import argparse
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit status 2."""
+    """argparse, but a usage error is one line on stderr and exit status 2; `hint` (say, the
+    usage in words) is added to that line."""
+
+    def __init__(self, *args, hint: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.hint = hint
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        hint = f" (usage: {self.hint})" if self.hint else ""
+        self.exit(2, f"{self.prog}: error: {message}{hint}\n")
 
 
 def checked(check):

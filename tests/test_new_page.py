@@ -3,7 +3,6 @@ passes the tests, the linter and a strict build of the site as generated."""
 
 import importlib.util
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -15,25 +14,17 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from state_simulators.cache import CACHE_ENV, cache_dir
+from state_simulators import environment
+from state_simulators.cache import cache_dir
 
 spec = importlib.util.spec_from_file_location("new_page", ROOT / "scripts" / "new_page.py")
 new_page = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(new_page)
 
-# What a page needs to build and test; not .venv/ or .cache/ (the cache is shared instead).
-PROJECT = ("mkdocs.yml", "pyproject.toml", "docs", "snippets", "hooks", "overrides", "scripts")
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ruff_cache")
-
 
 def copy_project(target: Path, tests: tuple[str, ...] = ("conftest.py",)) -> Path:
-    target.mkdir(parents=True)
-    for name in PROJECT:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=IGNORE)
-        else:
-            shutil.copy2(source, target / name)
+    """What a page needs to build and test; not .venv/ or .cache/ (the cache is shared instead)."""
+    environment.copy_project(target, names=(*environment.PROJECT, "scripts"))
     (target / "tests").mkdir()
     for name in tests:
         shutil.copy2(ROOT / "tests" / name, target / "tests")
@@ -64,7 +55,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
         (["--name", "figures"], r"NAME=figures is a reserved word here"),
         (["--name", "temperature"], r"docs/temperature.md already exists: choose another NAME"),
         (["--name", "ascii-diffusion"], r"docs/ascii-diffusion.py already exists"),
-        (["--name", "cache"], r"state_simulators/cache.py already exists: choose another NAME"),
+        (["--name", "cache"], r"tests/test_cache.py already exists: choose another NAME"),
         (["--name", "lint"], r"tests/test_lint.py already exists: choose another NAME"),
         (
             ["--name", "temperature-distribution"],
@@ -168,7 +159,7 @@ def test_a_generated_page_passes_its_tests_the_linter_and_a_strict_build(tmp_pat
     new test with 100 % branch coverage of the new module, lint, run the module, build strictly."""
     copy = copy_project(tmp_path / "project")
     name, module = "scaffold-rehearsal", "scaffold_rehearsal"
-    env = {**os.environ, "PYTHONPATH": str(copy), CACHE_ENV: str(cache_dir()), "HF_HUB_OFFLINE": "1"}
+    env = {**environment.with_cache(cache_dir()), "PYTHONPATH": str(copy)}
 
     def run(*command: str) -> subprocess.CompletedProcess:
         started = time.perf_counter()

@@ -8,27 +8,36 @@ import pytest
 from rich.console import Console
 
 from snippets.ascii_canvas import Recipe
-from state_simulators import artifacts, cli, runner
+from state_simulators import artifacts, cli, includes, runner, sources
 
-DECLARING = sorted({a.module.split(".")[1] for a in artifacts.discover().values()})
+ASCII_CANVAS = "snippets.ascii_canvas"
+DECLARING = sorted({a.module.removeprefix("snippets.") for a in artifacts.discover().values()})
 
 
 def recorded() -> Console:
     return Console(record=True, width=120)
 
 
-def test_every_module_that_declares_artifacts_is_runnable_and_infrastructure_is_not():
+def test_every_module_that_declares_artifacts_is_runnable_and_helpers_are_not():
     names = set(runner.runnable_modules())
     assert set(DECLARING) <= names
-    assert not names & {"artifacts", "cache", "cli", "model", "plotting", "runner"}
+    assert not names & {"plotting", "tables", "decoder"}
+    assert all(path.is_relative_to(sources.SNIPPETS) for path in runner.runnable_modules().values())
+
+
+def test_the_listing_rows_name_each_module_its_summary_and_its_pages():
+    rows = {name: (summary, pages) for name, summary, pages in runner.module_rows()}
+    assert set(rows) == set(runner.runnable_modules())
+    for name, (summary, pages) in rows.items():
+        assert summary == sources.summary(runner.runnable_modules()[name]) and summary, name
+        assert pages.split(", ") == includes.pages_showing(f"snippets.{name}"), name
 
 
 def test_python_dash_m_snippets_lists_every_runnable_module(capsys):
     assert cli.main([]) == 0
     out = capsys.readouterr().out
-    for name, path in runner.runnable_modules().items():
+    for name in runner.runnable_modules():
         assert name in out, name
-        assert runner.summary(path).split()[0] in out, name
 
 
 @pytest.mark.filterwarnings("ignore:'snippets.* found in sys.modules:RuntimeWarning")  # runpy
@@ -45,13 +54,19 @@ def test_help_describes_the_module_and_its_page(name, monkeypatch, capsys):
     assert (runner.PAGES / shown).is_file(), f"{name} names no real page: {shown}"
 
 
-def test_default_run_prints_the_numbers_the_page_quotes(lm):
+def test_the_facts_rows_are_the_numbers_the_page_quotes(lm):
+    home = artifacts.discover()["facts/home"]
+    rows, _ = runner.facts_rows(home)
+    assert dict(rows) == json.loads(artifacts.produce(home)[0])
+    assert runner.facts_rows(home)[1]  # the second time, from the cache
+
+
+def test_default_run_prints_the_facts_and_names_the_figures(lm):
     console = recorded()
     assert runner.run("snippets.next_token", [], console) == 0
     out = console.export_text()
     home = json.loads(artifacts.produce(artifacts.discover()["facts/home"])[0])
-    row = next(line for line in out.splitlines() if "│ top_p " in line)
-    assert row.split("│")[2].strip() == home["top_p"] and "␣Paris" in out
+    assert home["top_token"] in out and home["top_p"] in out
     assert "figures/next-token.svg" in out and "--figures DIR" in out
 
 
@@ -62,6 +77,9 @@ def test_figures_option_writes_the_same_bytes_as_the_build(lm, tmp_path):
         if artifact.kind != "facts":
             assert (tmp_path / artifact.path).read_bytes() == artifacts.produce(artifact)[0]
     assert f"wrote {tmp_path}" in console.export_text()
+    assert runner.write_files("snippets.explorer", tmp_path / "again") == [
+        tmp_path / "again" / a.path for a in runner.declared("snippets.explorer") if a.kind != "facts"
+    ]
 
 
 def test_a_module_demo_runs_with_its_own_options(lm):
@@ -85,10 +103,9 @@ def test_usage_error_exits_2_with_one_line(capsys):
 
 
 def test_pages_showing_finds_includes_and_notebook_imports():
-    assert runner.pages_showing("layers") == ["layers-as-painters.md"]
-    assert "ascii-diffusion.py" in runner.pages_showing("ascii_canvas")
-    assert runner.pages_showing("runner") == ["contributing.md"]
-    assert runner.pages_showing("no_such_module") == []
+    assert includes.pages_showing("snippets.layers") == ["layers-as-painters.md"]
+    assert "ascii-diffusion.py" in includes.pages_showing(ASCII_CANVAS)
+    assert includes.pages_showing("snippets.no_such_module") == []
 
 
 def test_continuations_demo_greedy_once_sampled_per_replicate(lm):

@@ -1,5 +1,6 @@
 """The site as a whole: strict builds, determinism, the warm path, and every way a build can fail."""
 
+import json
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ from mkdocs.exceptions import Abort
 
 from conftest import ROOT, build_site, empty_artifact_cache, project_with
 from snippets import next_token
+from state_simulators import artifacts, build, environment
 from state_simulators.cache import CACHE_ENV
 
 MKDOCS = [sys.executable, "-m", "mkdocs", "build", "--strict"]
@@ -53,47 +55,64 @@ socket.getaddrinfo = local_names_only
 """
 
 
-def offline_env(folder):
+def sockets_blocked(folder, **extra):
     """Environment for a subprocess whose sockets reach nothing but loopback."""
     folder.mkdir()
     (folder / "sitecustomize.py").write_text(OFFLINE)
-    return {**os.environ, "PYTHONPATH": str(folder), "HF_HUB_OFFLINE": "1"}
+    return environment.offline_env(PYTHONPATH=os.pathsep.join([str(folder), str(ROOT)]), **extra)
 
 
 def test_the_offline_environment_really_blocks(tmp_path):
     probe = "import socket; print(socket.socket.connect.__name__, socket.getaddrinfo.__name__)"
     done = subprocess.run(
-        [sys.executable, "-c", probe], env=offline_env(tmp_path / "offline"), capture_output=True, text=True
+        [sys.executable, "-c", probe],
+        env=sockets_blocked(tmp_path / "offline"),
+        capture_output=True,
+        text=True,
     )
     assert done.stdout.split() == ["loopback_only", "local_names_only"]
 
 
-def test_cold_builds_are_byte_identical_and_need_no_network(built_site, tmp_path):
-    """A second build, in another process, offline, from an empty figure cache: same bytes."""
-    env = {**offline_env(tmp_path / "offline"), CACHE_ENV: str(empty_artifact_cache(tmp_path / "cache"))}
+def test_every_artifact_is_reproduced_by_an_independent_offline_process(built_site, tmp_path):
+    """Determinism, once per artifact version: a second process recomputes what no earlier run
+    verified, sockets blocked, and stamps it; what is already stamped is not recomputed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "state_simulators.verify", "--json"],
+        cwd=ROOT,
+        env=sockets_blocked(tmp_path / "offline"),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    checks = {c["path"]: c["status"] for c in json.loads(done.stdout)}
+    print({status: sum(1 for s in checks.values() if s == status) for status in set(checks.values())})
+    used = {made.path for made in build.Report.read(built_site.parent / "report.json").made}
+    assert used and all(checks[path] in ("verified now", "verified before", "exempt") for path in used)
+
+
+def test_a_warm_build_is_offline_and_computes_nothing(built_site, tmp_path):
+    report = tmp_path / "report.json"
+    env = sockets_blocked(tmp_path / "offline", **{build.REPORT_ENV: str(report)})
     started = time.perf_counter()
     done = subprocess.run(
         [*MKDOCS, "-d", str(tmp_path / "site")], cwd=ROOT, env=env, capture_output=True, text=True
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    print(f"cold build: {time.perf_counter() - started:.1f} s")
-    compared = 0
-    for folder in ("figures", "data"):
-        for made in sorted((built_site / folder).glob("*")):
-            if "timing" not in made.name:
-                assert (tmp_path / "site" / folder / made.name).read_bytes() == made.read_bytes(), made.name
-                compared += 1
-    assert compared >= 1
-
-
-def test_a_warm_build_does_not_load_the_model(built_site, tmp_path):
-    started = time.perf_counter()
-    done = subprocess.run([*MKDOCS, "-d", str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Loading model" not in done.stderr
-    assert "made in" not in done.stderr and ": cached" in done.stderr
+    made = build.Report.read(report)
+    assert made.made and all(m.cached for m in made.made)
+    assert not made.model_loaded and made.imported == []
     print(f"warm build: {seconds:.1f} s")
+
+
+def test_every_facts_key_is_used_by_a_page(built_site):
+    report = build.Report.read(built_site.parent / "report.json")
+    unused = {}
+    for artifact in artifacts.discover().values():
+        if artifact.kind == "facts":
+            keys = json.loads(artifacts.produce(artifact)[0])
+            unused[artifact.name] = sorted(set(keys) - set(report.facts_used.get(artifact.name, [])))
+    assert {group: names for group, names in unused.items() if names} == {}
 
 
 def test_math_renders_as_mathml(tmp_path):
@@ -113,7 +132,7 @@ def build_fails(caplog, site_dir, config, message):
 
 
 @pytest.mark.parametrize(
-    "page, message",
+    "markdown, message",
     [
         ("![x](figures/nope.svg)", r"index.md uses unknown figures/nope.svg: declare it"),
         (
@@ -124,12 +143,16 @@ def build_fails(caplog, site_dir, config, message):
             '```python\n--8<-- "snippets/next_token.py:nope"\n```',
             r"index.md includes snippets/next_token.py:nope, but .* has no section '# --8<-- \[start:nope\]'",
         ),
+        (
+            "```python\n--8<--\nsnippets/nope.py\n--8<--\n```",
+            r"index.md includes snippets/nope.py, but .* does not exist",
+        ),
         ("{{ nope.key }}", r"index.md uses \{\{ nope.key \}\} but no @facts\(\"nope\"\) is declared"),
         ("{{ home.nope }}", r"index.md uses \{\{ home.nope \}\} but facts 'home' has only: .*top_p"),
     ],
 )
-def test_a_broken_reference_fails_the_build_naming_page_and_target(tmp_path, caplog, page, message):
-    config = project_with(tmp_path, {"index.md": page})
+def test_a_broken_reference_fails_the_build_naming_page_and_target(tmp_path, caplog, markdown, message):
+    config = project_with(tmp_path, {"index.md": markdown})
     build_fails(caplog, tmp_path / "site", config, message)
 
 

@@ -1,10 +1,8 @@
 """Every page links its code, its edit page and (a notebook page) its notebook; the notebook's
 executed output is cached on the code it runs."""
 
-import ast
 import importlib.util
 import json
-import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from state_simulators import artifacts, runner
+from state_simulators import keys, notebook_css, page_code, runner, sources
 
 CONFIG = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)  # tags as text
 REPO = CONFIG["repo_url"]
@@ -40,14 +38,32 @@ def code_box(html: str) -> str:
 @pytest.mark.parametrize("source", PAGES, ids=[p.name for p in PAGES])
 def test_every_page_links_the_code_it_shows_its_tests_and_how_to_run_it(built_site, source):
     html = built_page(built_site, source)
-    shown = runner.modules_shown(source.read_text())
+    shown = page_code.shown_files(source.read_text(), notebook=source.suffix == ".py")
     box = code_box(html)
     assert bool(box) == bool(shown or source.suffix == ".py")
-    for name in shown:
-        assert f'href="{REPO}/blob/main/snippets/{name}.py"' in box, name
-        if (ROOT / "tests" / f"test_{name}.py").exists():
-            assert f'href="{REPO}/blob/main/tests/test_{name}.py"' in box, name
-        assert (f"python -m snippets.{name}" in box) == (name in runner.runnable_modules()), name
+    for path in shown:
+        assert f'href="{REPO}/blob/main/{path}"' in box, path
+        test = page_code.test_file(path)
+        assert (test is not None) == (f'href="{REPO}/blob/main/tests/' in box), path
+        if test:
+            assert f'href="{REPO}/blob/main/{test}"' in box, path
+        name = path.removeprefix("snippets/").removesuffix(".py").replace("/", ".")
+        assert (f"python -m snippets.{name}" in box) == (name in runner.runnable_modules()), path
+
+
+def test_the_data_for_the_box_names_files_tests_and_commands():
+    text = '--8<-- "snippets/temperature.py:fit"\n--8<-- "state_simulators/model.py:load"\n'
+    items = {item["path"]: item for item in page_code.items(text, "https://x/", notebook=False)}
+    assert set(items) == {"snippets/temperature.py", "state_simulators/model.py"}
+    assert items["snippets/temperature.py"]["command"] == "python -m snippets.temperature"
+    assert items["state_simulators/model.py"]["command"] is None
+    assert items["state_simulators/model.py"]["test_url"] == "https://x/blob/main/tests/test_model.py"
+
+
+def test_test_files_mirror_the_code_files():
+    assert page_code.test_file("snippets/temperature.py") == "tests/test_temperature.py"
+    assert page_code.test_file("state_simulators/includes.py") == "tests/test_includes.py"
+    assert page_code.test_file("snippets/no_such_module.py") is None
 
 
 @pytest.mark.parametrize("source", PAGES, ids=[p.name for p in PAGES])
@@ -88,52 +104,24 @@ def test_the_notebook_cache_folder_is_keyed_on_the_code_the_notebook_runs(tmp_pa
         "import snippets.temperature",
     ):
         plugin, files, config = fake_jupyter(tmp_path, imports)
-        hook.on_files(files, config)
+        hook.on_files(files, config=config)
         folders.append(Path(plugin.config["cache_dir"]))
     assert folders[0] == folders[2] != folders[1]
-    assert folders[0].parent == tmp_path / "cache" / "notebooks"
-    # the key covers the imported module's own imports
-    layers = artifacts.source_closure("snippets.layers")
-    assert folders[1].name == artifacts.dependency_key("notebooks", ["snippets.layers"]) and len(layers) > 1
-
-
-def test_old_notebook_caches_are_dropped_but_a_few_kept(tmp_path, monkeypatch):
-    monkeypatch.setenv("STATE_SIMULATORS_CACHE", str(tmp_path / "cache"))
-    hook = load_hook("notebook_cache")
-    old = tmp_path / "cache" / "notebooks"
-    for age in range(6):
-        (old / f"old{age}").mkdir(parents=True)
-        os.utime(old / f"old{age}", (1000 - age, 1000 - age))
-    plugin, files, config = fake_jupyter(tmp_path, "import snippets.temperature")
-    hook.on_files(files, config)
-    kept = sorted(p.name for p in old.iterdir())
-    assert kept == sorted([Path(plugin.config["cache_dir"]).name, "old0", "old1", "old2"])
+    assert folders[0].parent == tmp_path / "cache" / "notebooks" and folders[0].is_dir()
+    # one mechanism: the notebooks' folder is a cached step keyed on the import closure
+    assert len(sources.source_closure("snippets.layers")) > 1
+    assert folders[1] == keys.step_path("notebooks", "executed", ["snippets.layers"])
 
 
 def test_a_site_without_notebooks_leaves_the_cache_alone(tmp_path, monkeypatch):
     monkeypatch.setenv("STATE_SIMULATORS_CACHE", str(tmp_path / "cache"))
-    (tmp_path / "cache" / "notebooks" / "keep").mkdir(parents=True)
     plugin, files, config = fake_jupyter(tmp_path, "")
-    load_hook("notebook_cache").on_files(files[1:], config)
-    assert "cache_dir" not in plugin.config and (tmp_path / "cache" / "notebooks" / "keep").is_dir()
-
-
-def test_comments_layout_and_the_main_block_do_not_change_a_cache_key(tmp_path):
-    plain = tmp_path / "plain.py"
-    plain.write_text("def f(x):\n    return x + 1\n")
-    noisy = tmp_path / "noisy.py"
-    noisy.write_text(
-        "def f( x ):  # why\n\n    return (x\n            + 1)\n\n\n"
-        'if __name__ == "__main__":\n    print(f(1))\n'
-    )
-    changed = tmp_path / "changed.py"
-    changed.write_text("def f(x):\n    return x + 2\n")
-    plain, noisy, changed = (ast.dump(artifacts.code_of(p)) for p in (plain, noisy, changed))
-    assert plain == noisy != changed
+    load_hook("notebook_cache").on_files(files[1:], config=config)
+    assert "cache_dir" not in plugin.config and not (tmp_path / "cache" / "notebooks").exists()
 
 
 def test_a_notebook_page_keeps_only_the_css_rules_that_can_match_it():
-    weight = load_hook("notebook_weight")
+    weight = notebook_css
     css = (
         '@charset "UTF-8";/* .gone */.a .b{x:1}.a .gone,.a{y:2}.gone{z:3}'
         '.a:not(.absent) .b{n:1}.a[data-x="v.gone"]{m:1}.md-typeset__table .a{w:1}'
@@ -147,14 +135,18 @@ def test_a_notebook_page_keeps_only_the_css_rules_that_can_match_it():
     )
     page = SimpleNamespace(file=SimpleNamespace(src_uri="nb.py"))
     html = f'<style>{css}</style><div class="a b"></div>'
-    assert weight.on_page_content(html, page, None, None) == f'<style>{kept}</style><div class="a b"></div>'
+    hook = load_hook("notebook_weight")
+    assert (
+        hook.on_page_content(html, page=page, config=None, files=None)
+        == f'<style>{kept}</style><div class="a b"></div>'
+    )
     page.file.src_uri = "page.md"
-    assert weight.on_page_content(html, page, None, None) == html
+    assert hook.on_page_content(html, page=page, config=None, files=None) == html
 
 
 def test_the_notebook_page_is_light_and_its_classes_keep_their_rules(built_site):
     html = built_page(built_site, ROOT / "docs" / "ascii-diffusion.py")
-    weight = load_hook("notebook_weight")
+    weight = notebook_css
     css = "".join(match.group(2) for match in weight.STYLE.finditer(html))
     assert len(css) < 200_000  # JupyterLab's whole stylesheet is about 575 kB
     for name in ("jp-Cell", "jp-InputArea", "jp-OutputArea-output", "jp-RenderedText", "kn"):

@@ -1,0 +1,59 @@
+"""The build's own logic, beyond what a whole build exercises: references, facts, the report,
+and re-importing edited page code under `mkdocs serve`."""
+
+import importlib
+import os
+import sys
+
+import pytest
+
+from state_simulators import build
+
+
+def test_an_edited_snippet_is_reimported_on_the_next_serve_rebuild(monkeypatch):
+    import snippets.next_token
+
+    old = snippets.next_token
+    saved = {name: m for name, m in sys.modules.items() if name.startswith("snippets")}
+    for name in saved:
+        monkeypatch.setitem(sys.modules, name, saved[name])  # restored after the test
+    monkeypatch.setattr(sys.modules["snippets"], "next_token", old)
+    build.remember_imported_snippets()
+    assert build.forget_edited_snippets() == []  # nothing edited: nothing forgotten
+    assert "snippets.next_token" in sys.modules
+
+    monkeypatch.setattr(old, "__mtime__", os.stat(old.__file__).st_mtime_ns - 1)  # as if edited since
+    assert "snippets.next_token" in build.forget_edited_snippets()
+    assert "snippets.next_token" not in sys.modules and "state_simulators.artifacts" in sys.modules
+    assert importlib.import_module("snippets.next_token") is not old
+
+
+def test_pages_reference_declared_figures_only():
+    made = build.Build()
+    used = made.used({"a.md": "![x](figures/next-token.svg)", "b.md": "figures/next-token.svg"})
+    assert used == {"figures/next-token.svg": ["a.md", "b.md"]}
+    with pytest.raises(build.BuildError, match=r"c.md uses unknown figures/nope.svg"):
+        made.used({"c.md": "![x](figures/nope.svg)"})
+
+
+def test_facts_are_substituted_and_their_use_recorded(lm, tmp_path, monkeypatch):
+    monkeypatch.setenv(build.REPORT_ENV, str(tmp_path / "report.json"))
+    made = build.Build()
+    text = made.page_markdown("Top: {{ home.top_token }} at {{home.top_p}}.", "a.md", tmp_path)
+    assert "{{" not in text and text.startswith("Top: ")
+    report = made.finish()
+    assert report.facts_used == {"home": ["top_token", "top_p"]}
+    assert build.Report.read(tmp_path / "report.json") == report
+    assert [m.path for m in report.made] == ["facts/home"]
+
+
+def test_a_report_round_trips(tmp_path):
+    report = build.Report(made=[build.Made("figures/x.svg", True, 0.1, ["a.md"])], model_loaded=True)
+    report.write(tmp_path / "r.json")
+    assert build.Report.read(tmp_path / "r.json") == report
+
+
+def test_the_report_goes_to_the_cache_unless_told(tmp_path, monkeypatch):
+    monkeypatch.delenv(build.REPORT_ENV, raising=False)
+    monkeypatch.setenv("STATE_SIMULATORS_CACHE", str(tmp_path))
+    assert build.report_path() == tmp_path / "reports" / "last-build.json"
