@@ -19,19 +19,12 @@ from state_simulators.build import REPORT_ENV, Report
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 PROBE = Path(__file__).resolve().parent / "probe"  # holds the sitecustomize module
-# What a cold build and a fresh clone may share with the user's cache: the model, fetched and
-# converted once by `make setup`. The other slow caches (the notebook's runs, the tiny
-# diffusion model) are part of what a cold build computes.
-MODEL_CACHES = ("downloads", "model")
 
 
 def model_only_cache(folder: Path) -> Path:
-    """`environment.empty_artifact_cache(folder)`, sharing only the model's caches."""
-    environment.empty_artifact_cache(folder)
-    for name in environment.SHARED_CACHES:
-        if name not in MODEL_CACHES:
-            (folder / name).unlink()
-    return folder
+    """A cache sharing only the model, fetched and converted once by `make setup`: the other
+    slow caches (the notebook's runs, the tiny diffusion model) are part of a cold build."""
+    return environment.empty_artifact_cache(folder, shared=environment.MODEL_CACHES)
 
 
 @dataclass

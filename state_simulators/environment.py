@@ -43,11 +43,15 @@ def copy_project(target: Path, *, link: bool = False, names: tuple[str, ...] = P
     return target
 
 
-def empty_artifact_cache(folder: Path) -> Path:
-    """A cache folder that shares the slow caches (the model, …) but holds no artifacts yet."""
+MODEL_CACHES = ("downloads", "model")
+
+
+def empty_artifact_cache(folder: Path, shared: tuple[str, ...] = SHARED_CACHES) -> Path:
+    """A cache folder that shares the `shared` slow caches with the project's own (by default
+    the model, the tiny model's training and the executed notebooks) and holds no artifacts."""
     folder.mkdir(parents=True, exist_ok=True)
     real = cache_dir()
-    for name in SHARED_CACHES:
+    for name in shared:
         (real / name).mkdir(exist_ok=True)
         (folder / name).symlink_to(real / name)
     return folder
