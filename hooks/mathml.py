@@ -1,28 +1,22 @@
-"""MkDocs hook: turn TeX from pymdownx.arithmatex into MathML while the site builds.
+"""MkDocs hook: formulas as MathML at build time (state_simulators/mathml.py does the work);
+a formula that cannot be rendered faithfully, or TeX left in a page's text, fails the build."""
 
-Browsers render MathML natively, so formulas need no JavaScript and no CDN, and work offline.
-"""
-
-import html
-import re
-
-from latex2mathml.converter import convert
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
-# arithmatex (generic mode) wraps inline math as \( … \) and display math as \[ … \].
-MATH = re.compile(r'<(span|div) class="arithmatex">\s*\\([(\[])(.*?)\\[)\]]\s*</\1>', re.DOTALL)
+from state_simulators import mathml
 
 
-def _mathml(match: re.Match, page: Page) -> str:
-    tex = html.unescape(match.group(3)).strip()
+def on_page_content(html: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
     try:
-        return convert(tex, display="block" if match.group(2) == "[" else "inline")
-    except Exception as error:
-        raise PluginError(f"{page.file.src_uri}: cannot render the formula {tex!r}: {error}") from error
-
-
-def on_page_content(html_content: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
-    return MATH.sub(lambda m: _mathml(m, page), html_content)
+        converted = mathml.convert_page(html)
+    except mathml.MathError as error:
+        raise PluginError(f"{page.file.src_uri}: {error}") from error
+    if leftover := mathml.leftover_tex(converted):
+        raise PluginError(
+            f"{page.file.src_uri}: TeX left in the page's text ({leftover!r}): check the formula's "
+            "delimiters; inside a table cell write `|` as `\\vert`"
+        )
+    return converted

@@ -117,7 +117,7 @@ class Build:
             includes.check(markdown, page, root)
         except includes.IncludeError as error:
             raise BuildError(str(error)) from None
-        return FACT.sub(lambda m: self.fact(m.group(1), m.group(2), page), markdown)
+        return substitute_prose(markdown, lambda m: self.fact(m.group(1), m.group(2), page))
 
     def finish(self) -> Report:
         from state_simulators import model
@@ -126,6 +126,26 @@ class Build:
         self.report.imported = sorted(m for m in ("torch", "transformers") if m in sys.modules)
         self.report.write(report_path())
         return self.report
+
+
+FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+
+
+def substitute_prose(markdown: str, replace) -> str:
+    """`FACT.sub(replace, …)` outside fenced code blocks: a code block shows what is written.
+    (Inline code is prose here: pages quote a computed prompt as `{{ group.prompt }}`.)"""
+    out, fence = [], None
+    for line in markdown.splitlines(keepends=True):
+        marker = FENCE.match(line)
+        if fence is None and marker:
+            fence = marker.group(1)
+        elif fence is not None:
+            if marker and marker.group(1).startswith(fence) and not line.strip().strip(fence[0]):
+                fence = None
+        else:
+            line = FACT.sub(replace, line)
+        out.append(line)
+    return "".join(out)
 
 
 def forget_edited_snippets() -> list[str]:

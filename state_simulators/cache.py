@@ -10,11 +10,25 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE_ENV = "STATE_SIMULATORS_CACHE"
 
 
+class CacheError(OSError):
+    """The cache folder cannot be used; the message names it and the fix, in one line."""
+
+
 def cache_dir(*parts: str) -> Path:
-    """A folder under the cache (`.cache/` at the repo root, or $STATE_SIMULATORS_CACHE)."""
-    base = Path(os.environ.get(CACHE_ENV) or ROOT / ".cache")
+    """A folder under the cache (`.cache/` at the repo root, or $STATE_SIMULATORS_CACHE).
+
+    Raises CacheError when it cannot be created."""
+    chosen = os.environ.get(CACHE_ENV)
+    base = Path(chosen or ROOT / ".cache")
     path = base.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        where = f"{CACHE_ENV}={chosen}" if chosen else str(base)
+        raise CacheError(
+            f"the cache folder {where} cannot be used ({error.strerror or error}): "
+            f"point {CACHE_ENV} at a writable folder, or unset it"
+        ) from None
     return path
 
 

@@ -16,7 +16,8 @@ from rich.table import Table
 
 from snippets import next_token
 from state_simulators import model, runner
-from state_simulators.arguments import Parser, checked, positive_int
+from state_simulators.arguments import Parser, checked, positive_int, seed, utf8_text
+from state_simulators.cache import CacheError
 
 
 @checked
@@ -26,6 +27,10 @@ def temperature(text: str) -> float:
 
 @checked
 def prompt(text: str) -> str:
+    try:
+        utf8_text(text)
+    except ValueError as error:
+        raise ValueError(f"the prompt {error}") from None
     return next_token.check_prompt(text)
 
 
@@ -41,7 +46,7 @@ def build_parser() -> Parser:
     gen = commands.add_parser("generate", help="continue a prompt (greedy unless --temperature is given)")
     gen.add_argument("prompt", type=prompt)
     gen.add_argument("--temperature", type=temperature, default=None)
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=seed, default=0, help="0 to 2**32 - 1 (default 0)")
     gen.add_argument("--max-new-tokens", type=positive_int, default=40)
     commands.add_parser("fetch", help="download, verify and convert the embedded model (idempotent)")
     return parser
@@ -57,6 +62,10 @@ def next_rows(prompt: str, top: int, temperature: float) -> list[dict]:
 
 
 def show_next(console: Console, args) -> None:
+    vocabulary = len(model.load().tokenizer)
+    if args.top > vocabulary:
+        console.print(f"note: --top {args.top} is more than the {vocabulary:,} tokens there are: showing all")
+        args.top = vocabulary
     table = Table(title=escape(f"Next token after {args.prompt!r} (T = {args.temperature:g})"))
     for name in ("rank", "token", "id", "p"):
         table.add_column(name, justify="left" if name == "token" else "right")
@@ -115,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         commands[args.command]()
-    except model.ModelError as error:
+    except (model.ModelError, CacheError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -27,6 +27,7 @@ from rich.table import Table
 
 from state_simulators import artifacts, includes, model, sources
 from state_simulators.arguments import Parser
+from state_simulators.cache import CacheError
 
 PAGES = includes.DOCS
 
@@ -135,7 +136,7 @@ def run(module: str, argv: list[str] | None = None, console: Console | None = No
         if hasattr(code, "demo"):
             code.demo(args, console)
         _report(console, module, args)
-    except (model.ModelError, ValueError) as error:
+    except (model.ModelError, CacheError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -91,3 +91,36 @@ def test_a_write_killed_midway_is_never_seen(tmp_path, kind):
     assert leftovers and all(
         name.startswith(".artifact.") and name.endswith(".partial") for name in leftovers
     )
+
+
+@pytest.mark.parametrize("make_bad", ["file", "unwritable"])
+def test_a_cache_folder_that_cannot_be_made_is_one_line_naming_the_fix(tmp_path, monkeypatch, make_bad):
+    if make_bad == "file":
+        (tmp_path / "blocker").write_text("")
+        bad = tmp_path / "blocker" / "cache"
+    else:
+        bad = tmp_path / "cache"
+        monkeypatch.setattr(
+            cache.Path,
+            "mkdir",
+            lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "Permission denied")),
+        )
+    monkeypatch.setenv(cache.CACHE_ENV, str(bad))
+    with pytest.raises(cache.CacheError) as error:
+        cache.cache_dir("model")
+    message = str(error.value)
+    assert message.startswith(f"the cache folder {cache.CACHE_ENV}={bad} cannot be used")
+    assert "point STATE_SIMULATORS_CACHE at a writable folder" in message and "\n" not in message
+
+
+def test_the_commands_report_a_bad_cache_in_one_line(tmp_path):
+    (tmp_path / "blocker").write_text("")
+    env = {**__import__("os").environ, cache.CACHE_ENV: str(tmp_path / "blocker" / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-m", "snippets", "fetch"], env=env, capture_output=True, text=True
+    )
+    assert (
+        done.returncode == 1
+        and done.stderr.startswith("error: the cache folder")
+        and done.stderr.count("\n") == 1
+    )

@@ -75,6 +75,9 @@ def test_fetch_reports_the_ready_model(capsys):
         (["next", ""], "the prompt is empty"),
         (["generate", "x", "--max-new-tokens", "0"], "must be at least 1"),
         (["next"], "the following arguments are required: prompt"),
+        (["generate", "Hi", "--seed", "-1"], "must be between 0 and 4294967295 (got -1)"),
+        (["generate", "Hi", "--seed", "2.5"], "must be a whole number"),
+        (["next", "abc\udcff"], "the prompt is not valid UTF-8 (byte 0xff at position 3)"),
         (["nope"], "invalid choice: 'nope'"),
     ],
 )
@@ -101,3 +104,11 @@ def test_python_dash_m_snippets(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         runpy.run_module("snippets", run_name="__main__")
     assert exit_.value.code == 0 and "Hi" in capsys.readouterr().out
+
+
+def test_more_tokens_than_the_vocabulary_shows_them_all_with_a_note(capsys, lm, monkeypatch):
+    asked = []
+    monkeypatch.setattr(cli, "next_rows", lambda prompt, top, temperature: asked.append(top) or [])
+    status, out, _ = run(capsys, "next", "Hi", "--top", "100000")  # the table itself is not drawn here
+    assert status == 0 and f"more than the {len(lm.tokenizer):,} tokens there are" in out
+    assert asked == [len(lm.tokenizer)]
