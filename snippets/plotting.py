@@ -5,9 +5,12 @@ inverts them (keeping hues), so one SVG reads well on both palettes.
 """
 
 import io
+import re
+import warnings
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 # Okabe–Ito: distinguishable with every common colour-vision deficiency, and after inversion.
 PALETTE = [
@@ -20,6 +23,7 @@ PALETTE = [
     "#F0E442",
     "#000000",
 ]
+MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from font")
 INK = "#222222"
 MUTED = "#8a8a8a"
 WIDTH, HEIGHT = 7.0, 3.6  # inches; the content column of the site is about 7 inches wide
@@ -62,9 +66,22 @@ def new_figure(
 
 
 def to_svg(fig: Figure) -> bytes:
-    """The figure as SVG bytes with no date or other per-run metadata."""
+    """The figure as SVG bytes with no date or other per-run metadata.
+
+    Raises ValueError naming the label when the font lacks one of its characters (matplotlib
+    would draw an empty box and only warn)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    for warning in caught:
+        if glyph := MISSING_GLYPH.search(str(warning.message)):
+            character = chr(int(glyph.group(1)))
+            label = next(t.get_text() for t in fig.findobj(Text) if character in t.get_text())
+            raise ValueError(
+                f"the figure label {label!r} has {character!r}, which the plotting font lacks: "
+                "show such tokens escaped (next_token.show_token) or leave them out"
+            )
     return buffer.getvalue()
 
 

@@ -188,6 +188,14 @@ def check_causal_lm(folder: Path) -> None:
         raise ModelError(f"{folder} holds a '{config.model_type}' model, which is not a causal LM: {fix}")
 
 
+def position_limit(config) -> int | None:
+    """How many positions the model has (its context window), or None when it names none."""
+    for name in ("max_position_embeddings", "n_positions"):
+        if isinstance(value := getattr(config, name, None), int):
+            return value
+    return None
+
+
 # --8<-- [start:load]
 @functools.cache
 def load() -> LanguageModel:
@@ -207,6 +215,11 @@ def load() -> LanguageModel:
             f"{folder} cannot be loaded ({type(error).__name__}: {first_line}): "
             f"set {MODEL_ENV} to a complete save_pretrained folder, or unset it"
         ) from error
+    limit = position_limit(model.config)
+    if limit and tokenizer.model_max_length > limit:
+        # A tokenizer converted from GGUF (or saved without it) forgets the model's limit and
+        # says 10^30: restore it, so that an over-long prompt is caught, not silently run.
+        tokenizer.model_max_length = limit
     name = folder.name if os.environ.get(MODEL_ENV) else "SmolLM2-135M-Instruct"
     return LanguageModel(model=model, tokenizer=tokenizer, name=name)
 

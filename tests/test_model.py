@@ -202,3 +202,15 @@ def test_with_only_the_gguf_the_first_load_converts_it(empty_cache, monkeypatch,
     )
     assert model.load().model.config.num_hidden_layers == 30
     assert converted == [model.gguf_path()]
+
+
+def test_the_tokenizer_knows_the_models_position_limit(lm):
+    limit = model.position_limit(lm.model.config)
+    assert limit and lm.tokenizer.model_max_length == limit
+
+
+def test_a_config_without_a_position_limit_has_none():
+    from types import SimpleNamespace
+
+    assert model.position_limit(SimpleNamespace()) is None
+    assert model.position_limit(SimpleNamespace(n_positions=256)) == 256

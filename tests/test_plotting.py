@@ -19,3 +19,14 @@ def test_house_size_and_grids():
     assert tuple(fig.get_size_inches()) == (plotting.WIDTH, plotting.HEIGHT)
     fig, axes = plotting.new_figure(1, 2, height=2.0)
     assert len(axes) == 2 and fig.get_size_inches()[1] == 2.0
+
+
+def test_a_label_the_font_cannot_draw_fails_naming_it():
+    import pytest
+
+    fig, ax = plotting.new_figure()
+    ax.set_title("tokens: 東京")
+    with pytest.raises(
+        ValueError, match=r"the figure label 'tokens: 東京' has '東', which the plotting font lacks"
+    ):
+        plotting.to_svg(fig)
