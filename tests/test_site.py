@@ -191,3 +191,29 @@ def test_a_notebook_cell_that_raises_fails_the_build(tmp_path, caplog):
         build_site(tmp_path / "site", config)
     assert "Error reading page 'ascii-diffusion.py'" in caplog.text  # what `mkdocs build` prints
     assert not (tmp_path / "site" / "ascii-diffusion" / "index.html").exists()
+
+
+@pytest.mark.parametrize(
+    "code, markdown, message",
+    [
+        (
+            "# --8<-- [start:open]\nx = 1\n",
+            '```python\n--8<-- "bad.py:open"\n```',
+            r"index.md includes bad.py:open, but bad.py:1: section 'open' is never closed",
+        ),
+        ("x = 1\n", "| a | b |\n|---|---|\n| $P(A|B)$ | 1 |\n", r"index.md: TeX left in the page's text"),
+        ("x = 1\n", "$$\n\\foo{x}\n$$\n", r"index.md: cannot render the formula '\\\\foo\{x\}' faithfully"),
+    ],
+)
+def test_broken_code_or_maths_fails_the_build_naming_the_page(tmp_path, caplog, code, markdown, message):
+    config = project_with(tmp_path, {"index.md": markdown})
+    (tmp_path / "bad.py").write_text(code)
+    build_fails(caplog, tmp_path / "site", config, message)
+
+
+def test_aligned_maths_renders_as_rows(tmp_path):
+    config = project_with(
+        tmp_path, {"index.md": "$$\n\\begin{aligned} a &= b + c \\\\ d &= e \\end{aligned}\n$$\n"}
+    )
+    html = (build_site(tmp_path / "site", config) / "index.html").read_text()
+    assert html.count("<mtr>") == 2 and "<mi>&amp;</mi>" not in html
