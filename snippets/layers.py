@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from snippets.decoder import UnsupportedModel, parts, require
 from snippets.plotting import INK, MUTED, PALETTE, new_figure
 from state_simulators.artifacts import facts, figure
 from state_simulators.model import LanguageModel, load
@@ -30,7 +31,8 @@ PASSAGE_TOKENS = 32  # every passage is cut to its first 32 tokens: one batch, n
 SIZES = (4, 6, 8, 12)  # how many middle layers each variant alters
 SEEDS = (0, 1, 2)  # random orders of the middle layers
 LOOPS = 3  # how often the looped-parallel block runs
-EDGE = 3  # "middle" layers, for the comparisons: all but the first and last EDGE
+EDGE = 3  # "middle" layers, for the findings: all but the first and last EDGE
+MIN_DEPTH = max(SIZES) + 1  # the largest block must leave at least one layer untouched
 
 # --8<-- [start:rewire]
 # A step is a layer index, a tuple of layers run side by side, or a stand-in.
@@ -45,18 +47,24 @@ class Parallel(nn.Module):
         super().__init__()
         self.branches = nn.ModuleList(layers)
 
-    def forward(self, hidden_states: torch.Tensor, **kwargs) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         # Each layer returns hidden_states + its update, so the mean keeps
         # the input once and adds the *average* of the updates.
-        outputs = [layer(hidden_states, **kwargs) for layer in self.branches]
+        outputs = [layer(hidden_states, *args, **kwargs) for layer in self.branches]
         return torch.stack(outputs).mean(dim=0)
 
 
 @contextmanager
 def rewired(model: nn.Module, plan: Plan) -> Iterator[nn.Module]:
-    """Run `model` with its layers as `plan` says, then restore them."""
-    body = model.model  # the decoder stack of a Hugging Face causal LM
-    layers, depth = body.layers, body.config.num_hidden_layers
+    """Run `model` with its layers as `plan` says, then restore them.
+
+    Raises UnsupportedModel (one line) when the plan names a layer the model lacks."""
+    deepest = max((i for s in plan for i in steps_layers(s)), default=-1)
+    decoder = require(model, min_depth=deepest + 1, what=f"a plan that runs layer {deepest}")
+    body, layers = decoder.body, decoder.layers
+    name = next(n for n, child in body.named_children() if child is layers)
+    settings = config_for(body.config, len(plan))  # e.g. the layer count Llama's loop reads
+    before = {key: getattr(body.config, key) for key in settings}
 
     def step(s: Step) -> nn.Module:
         if isinstance(s, nn.Module):
@@ -65,15 +73,48 @@ def rewired(model: nn.Module, plan: Plan) -> Iterator[nn.Module]:
             return Parallel([layers[i] for i in s])
         return layers[s]
 
-    body.layers = nn.ModuleList(step(s) for s in plan)
-    body.config.num_hidden_layers = len(plan)  # the forward pass runs this many
+    # A layer run twice would write its keys twice under one layer_idx: no KV cache.
+    no_cache = body.register_forward_pre_hook(
+        lambda _body, args, kwargs: (args, {**kwargs, "use_cache": False}), with_kwargs=True
+    )
+    setattr(body, name, nn.ModuleList(step(s) for s in plan))
+    configure(body.config, settings)
     try:
         yield model
     finally:
-        body.layers, body.config.num_hidden_layers = layers, depth
+        no_cache.remove()
+        setattr(body, name, layers)
+        configure(body.config, before)
 
 
 # --8<-- [end:rewire]
+
+
+def steps_layers(step: Step) -> tuple[int, ...]:
+    """The indices of the model's own layers that one step runs (none for a stand-in)."""
+    if isinstance(step, nn.Module):
+        return ()
+    return step if isinstance(step, tuple) else (step,)
+
+
+def config_for(config, length: int) -> dict[str, object]:
+    """The settings a forward pass over `length` layers reads: Llama-style loops run the first
+    `num_hidden_layers` layers, Qwen2-style ones also pick each layer's mask from `layer_types`
+    (GPT-2 runs the whole list). Raises UnsupportedModel if the layers' attention differs."""
+    settings: dict[str, object] = {"num_hidden_layers": length}
+    kinds = getattr(config, "layer_types", None)
+    if kinds:
+        if len(set(kinds)) > 1:
+            raise UnsupportedModel(
+                f"layer surgery needs one attention type for every layer, not {sorted(set(kinds))}"
+            )
+        settings["layer_types"] = [kinds[0]] * length
+    return settings
+
+
+def configure(config, settings: dict[str, object]) -> None:
+    for key, value in settings.items():
+        setattr(config, key, value)  # through the config's aliases (GPT-2: n_layer)
 
 
 # --8<-- [start:plans]
@@ -204,7 +245,7 @@ class Resume(nn.Module):
         super().__init__()
         self.state = state
 
-    def forward(self, hidden_states: torch.Tensor, **kwargs) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         return self.state
 
 
@@ -212,17 +253,19 @@ def snapshots(
     data: EvalSet,
     lm: LanguageModel | None = None,
 ) -> tuple[dict[str, list[torch.Tensor]], Scores]:
-    """The intact model's state after each layer, for each batch; and, from the same
-    forward passes, its scores."""
+    """The intact model's states for each batch, and, from the same forward passes, its
+    scores. states[k] is the state after k layers (states[0]: what the first layer reads)."""
     lm = lm or load()
+    layers = parts(lm.model).layers
     saved, out = {}, {}
     for name, inputs in data.inputs().items():
         states: list[torch.Tensor] = []
         hooks = [
-            layer.register_forward_hook(
-                lambda _layer, _args, output, states=states: states.append(output)
-            )
-            for layer in lm.model.model.layers
+            layers[0].register_forward_pre_hook(lambda _l, args, s=states: s.append(args[0]))
+        ]
+        hooks += [
+            layer.register_forward_hook(lambda _l, _args, output, s=states: s.append(output))
+            for layer in layers
         ]
         try:
             with torch.inference_mode():
@@ -235,11 +278,11 @@ def snapshots(
 
 
 def resume(plan: Plan, states: list[torch.Tensor]) -> Plan:
-    """The same plan, its untouched first k layers replaced by their output."""
+    """The same plan, its untouched first k layers replaced by their output, states[k]."""
     k = 0
     while k < len(plan) and plan[k] == k:
         k += 1
-    return (Resume(states[k - 1]), *plan[k:]) if k else plan
+    return (Resume(states[k]), *plan[k:]) if k else plan
 
 
 # --8<-- [end:resume]
@@ -290,8 +333,8 @@ class FirstTokenOnly(nn.Module):
         super().__init__()
         self.layer, self.first = layer, first
 
-    def forward(self, hidden_states: torch.Tensor, **kwargs) -> torch.Tensor:
-        update = self.layer(hidden_states, **kwargs) - hidden_states
+    def forward(self, hidden_states: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        update = self.layer(hidden_states, *args, **kwargs) - hidden_states
         at_first = torch.zeros_like(hidden_states[..., :1])
         at_first[:, 0] = 1
         keep = at_first if self.first else 1 - at_first
@@ -323,20 +366,19 @@ class Results:
     sink: int  # the layer that writes the first position's huge state
     sink_first_only: Scores  # that layer's update kept at the first position
     sink_all_but_first: Scores  # ... and everywhere but there
-    states: tuple[torch.Tensor, ...]  # passages: embeddings, then each layer's
+    states: tuple[torch.Tensor, ...]  # passages: what layer 0 reads, then each layer's output
     runs: int  # arrangements of the layers evaluated
     seconds: float
 
 
 @functools.cache
 def experiments() -> Results:
-    """Every surgery on the page, run once per process: figures, numbers in
-    the prose and tests all read these results."""
+    """Every surgery on the page, run once per process: figures, numbers in the prose and
+    tests all read these results. Raises UnsupportedModel (one line) for a shallow model."""
     started = time.perf_counter()
     lm = load()
-    data = load_eval_set(lm)
-    depth = lm.model.config.num_hidden_layers
-    layers = lm.model.model.layers
+    layers = require(lm.model, min_depth=MIN_DEPTH, what="the layers page").layers
+    depth, data = len(layers), load_eval_set(lm)
     saved, baseline = snapshots(data, lm)  # the intact model: its states, its scores
 
     def run(plan: Plan) -> Scores:
@@ -350,9 +392,7 @@ def experiments() -> Results:
         for v in VARIANTS
         for n in SIZES
     }
-    with torch.inference_mode():
-        embeddings = lm.model.model.embed_tokens(data.passages)
-    states = (embeddings, *saved["passages"])
+    states = tuple(saved["passages"])  # what the first layer reads, then each layer's output
     sink = sink_layer(states)
     before, after = tuple(range(sink)), tuple(range(sink + 1, depth))
     only = run((*before, FirstTokenOnly(layers[sink], first=True), *after))
@@ -375,7 +415,7 @@ def experiments() -> Results:
 # --8<-- [end:experiments]
 
 
-# Comparisons, figures and numbers for the page.
+# Measures, figures and numbers for the page.
 
 
 def middle_layers(depth: int) -> range:
@@ -385,6 +425,11 @@ def middle_layers(depth: int) -> range:
 def cost(scores: Scores, results: Results) -> float:
     """How much a surgery raised the loss, in nats per token."""
     return scores.nll - results.baseline.nll
+
+
+def skip_costs(results: Results) -> list[float]:
+    """cost of skipping each layer, in nats per token: [i] for layer i."""
+    return [cost(s, results) for s in results.skip_one]
 
 
 def mean_nll(runs: Sequence[Scores]) -> float:
@@ -404,181 +449,10 @@ def accuracies(runs: Sequence[Scores]) -> tuple[float, float]:
     )
 
 
-@dataclass(frozen=True)
-class Row:
-    paper: str  # the finding as Sun et al. state it for Llama 2
-    here: str  # what this model does, with the numbers
-    verdict: str  # "agrees", "partly" or "differs"
-
-
-def comparison(r: Results) -> list[Row]:
-    """The paper's findings beside this model's numbers; each verdict set by a stated rule."""
-    base, depth, mid = r.baseline, r.depth, middle_layers(r.depth)
-    skip = [cost(s, r) for s in r.skip_one]
-    small = SIZES[0]
-    by_size = variant_nll(r)
-    rows = []
-
-    worst = int(np.argmax(skip))
-    runner = max((i for i in range(depth) if i != worst), key=skip.__getitem__)
-    rows.append(
-        Row(
-            "The first layer is special: skipping it is catastrophic.",
-            f"Skipping layer 0 raises the loss by {skip[0]:.2f} nats, the most of any layer "
-            f"(next: layer {runner}, +{skip[runner]:.2f})."
-            if worst == 0
-            else f"Skipping layer 0 costs {skip[0]:.2f} nats; layer {worst} costs more ({skip[worst]:.2f}).",
-            "agrees" if worst == 0 else "differs",
-        )
-    )
-
-    last = depth - 1
-    beaten = [i for i in mid if skip[i] < skip[last]]
-    outliers = ", ".join(str(i) for i in mid if skip[i] >= skip[last])
-    rows.append(
-        Row(
-            "The last layer is special too.",
-            f"Skipping layer {last} costs {skip[last]:.2f} nats, more than skipping "
-            f"{len(beaten)} of "
-            f"the {len(mid)} middle layers"
-            + (f" (not layer {outliers})." if outliers else "."),
-            "agrees"
-            if len(beaten) == len(mid)
-            else "partly"
-            if len(beaten) >= len(mid) / 2
-            else "differs",
-        )
-    )
-
-    gentle = [i for i in mid if skip[i] < 0.1 * base.nll]
-    rough = ", ".join(str(i) for i in mid if i not in gentle)
-    rows.append(
-        Row(
-            "Middle layers share one representation space: skipping one does little harm.",
-            f"Skipping one middle layer costs a median of {np.median([skip[i] for i in mid]):.2f} "
-            f"nats; {len(gentle)} of {len(mid)} cost under 10 % of the loss"
-            + (f", layers {rough} more." if rough else "."),
-            "agrees"
-            if len(gentle) >= 0.9 * len(mid)
-            else "partly"
-            if len(gentle) >= len(mid) / 2
-            else "differs",
-        )
-    )
-
-    few = r.variants["skip", small][0]
-    rows.append(
-        Row(
-            "Skipping a few middle layers degrades gracefully.",
-            f"Skipping the middle {small} costs {cost(few, r):.2f} nats (layer 0 alone: "
-            f"{skip[0]:.2f}) and keeps {sum(few.facts)} of {len(few.facts)} facts.",
-            "agrees"
-            if cost(few, r) < 0.2 * skip[0] and few.fact_accuracy >= 0.75
-            else "differs",
-        )
-    )
-
-    repeat_worst = all(
-        by_size["repeat"][k] == max(v[k] for v in by_size.values()) for k in range(len(SIZES))
-    )
-    rows.append(
-        Row(
-            "Middle layers are not interchangeable: repeating the centre layer is the worst variant.",
-            f"Repeating layer {depth // 2} in place of {small} layers costs "
-            f"{by_size['repeat'][0] - base.nll:.2f} nats, of {SIZES[-1]} layers "
-            f"{by_size['repeat'][-1] - base.nll:.2f}; "
-            + (
-                "the worst variant at every size." if repeat_worst else "not always the worst."
-            ),
-            "agrees" if repeat_worst else "differs",
-        )
-    )
-
-    calmer = [n for k, n in enumerate(SIZES) if by_size["shuffle"][k] < by_size["reverse"][k]]
-    reverse_small = by_size["reverse"][0] - base.nll
-    rows.append(
-        Row(
-            "Order matters somewhat: reversed or shuffled middle layers degrade gracefully.",
-            f"Reversing the middle {small} costs {reverse_small:.2f} nats, shuffling them "
-            f"{by_size['shuffle'][0] - base.nll:.2f} (mean of {len(SEEDS)} orders); "
-            "shuffled beats "
-            f"reversed at {len(calmer)} of {len(SIZES)} sizes.",
-            "agrees"
-            if 0 < reverse_small < 0.2 * skip[0]
-            and by_size["shuffle"][0] - base.nll < 0.2 * skip[0]
-            else "differs",
-        )
-    )
-
-    par = r.variants["parallel", small][0]
-    works = cost(par, r) < cost(few, r) and par.fact_accuracy >= few.fact_accuracy
-    rows.append(
-        Row(
-            "Middle layers can run in parallel, except for maths.",
-            f"The middle {small} run side by side cost {cost(par, r):.2f} nats (skipping them: "
-            f"{cost(few, r):.2f}) and keep {sum(par.facts)} of {len(par.facts)} facts, but only "
-            f"{sum(par.sums)} of {len(par.sums)} sums.",
-            "agrees"
-            if works and par.sum_accuracy <= 0.5
-            else "partly"
-            if works
-            else "differs",
-        )
-    )
-
-    helped = [
-        n
-        for k, n in enumerate(SIZES)
-        if by_size["looped parallel"][k] < by_size["parallel"][k]
-    ]
-    rows.append(
-        Row(
-            "Looping the parallel block helps.",
-            f"Running the parallel block {LOOPS} times lowers the loss at {len(helped)} of "
-            f"{len(SIZES)} sizes ({by_size['parallel'][0]:.2f} → "
-            f"{by_size['looped parallel'][0]:.2f} nats for {small} layers).",
-            "agrees" if len(helped) == len(SIZES) else "partly" if helped else "differs",
-        )
-    )
-
-    ranks = [sorted(by_size, key=lambda v: by_size[v][k]) for k in range(len(SIZES))]
-    pair = {"shuffle", "looped parallel"}
-    both = [n for n, rank in zip(SIZES, ranks) if set(rank[:2]) == pair]
-    one = [n for n, rank in zip(SIZES, ranks) if rank[0] in pair]
-    rows.append(
-        Row(
-            "Shuffling and looped parallel do the least damage; repeating does the most.",
-            f"The two mildest variants are shuffle and looped parallel at {len(both)} of "
-            f"{len(SIZES)} sizes; the mildest is one of them at {len(one)}.",
-            "agrees"
-            if len(both) == len(SIZES)
-            else "partly"
-            if len(one) == len(SIZES)
-            else "differs",
-        )
-    )
-
-    gentle_runs = [r.skip_one[i] for i in mid] + [r.variants[v, small][0] for v in VARIANTS]
-    facts_kept, sums_kept = accuracies(gentle_runs)
-    rows.append(
-        Row(
-            "Maths is the most fragile: it depends most on order, and parallel layers fail it.",
-            f"Over the {len(gentle_runs)} mildest surgeries (one middle layer skipped, or {small} "
-            f"altered) {sums_kept:.0%} of sums stay right, against {facts_kept:.0%} of facts.",
-            "agrees" if sums_kept < facts_kept else "differs",
-        )
-    )
-    return rows
-
-
-def comparison_table(rows: Sequence[Row], model: str) -> str:
-    mark = {"agrees": "● agrees", "partly": "◐ partly", "differs": "○ differs"}
-    lines = [
-        f"| Sun et al. (Llama 2, benchmarks) | {model}, this page's data | |",
-        "|---|---|---|",
-    ]
-    lines += [f"| {row.paper} | {row.here} | {mark[row.verdict]} |" for row in rows]
-    return "\n".join(lines)
+def cliff(results: Results) -> int:
+    """The smallest block size whose middle block holds the sink layer (the largest size if
+    none does): from there on, every surgery removes or moves that layer's write."""
+    return next((n for n in SIZES if results.sink in middle(results.depth, n)), SIZES[-1])
 
 
 def similarity(states: Sequence[torch.Tensor]) -> np.ndarray:
@@ -608,7 +482,7 @@ STYLE = {  # colour and marker of each variant in the figures
 def skip_figure():
     r = experiments()
     base, layers = r.baseline, np.arange(r.depth)
-    increase = np.array([cost(s, r) for s in r.skip_one])
+    increase = np.array(skip_costs(r))
     fig, (top, bottom) = new_figure(
         2, 1, height=5.2, sharex=True, gridspec_kw={"height_ratios": [3, 2]}
     )
@@ -718,13 +592,13 @@ def variants_figure():
     right.set_title("facts right", fontsize=10)
     right.set_ylim(-0.05, 1.05)
     right.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    with_sink = [n for n in SIZES if r.sink in middle(r.depth, n)]
+    with_sink = cliff(r)
     for ax in (left, right):
         ax.set_xlabel("middle layers altered")
         ax.set_xticks(SIZES)
-        ax.axvspan(with_sink[0] - 0.5, SIZES[-1] + 0.5, color=MUTED, alpha=0.12, lw=0)
+        ax.axvspan(with_sink - 0.5, SIZES[-1] + 0.5, color=MUTED, alpha=0.12, lw=0)
     right.text(
-        (with_sink[0] + SIZES[-1]) / 2,
+        (with_sink + SIZES[-1]) / 2,
         1.0,
         f"block includes\nlayer {r.sink}",
         ha="center",
@@ -757,30 +631,27 @@ def per_passage(r: Results) -> dict[str, list[bool]]:
 
 
 @facts("layers", depends=("snippets/data/layer_eval.json",))
-def layer_facts():
-    lm, r = load(), experiments()
-    base, depth, mid = r.baseline, r.depth, middle_layers(r.depth)
-    skip = [cost(s, r) for s in r.skip_one]
-    cheapest = min(mid, key=skip.__getitem__)
-    kept = [i for i in range(depth) if all(r.skip_one[i].facts)]
-    sim, writes = similarity(r.states), write_sizes(r.states)
-    first, rest = norms(r.states)
-    adjacent = [sim[i, i + 1] for i in mid]
-    big = max(mid, key=lambda i: writes[i])
-    by_size = variant_nll(r)
-    small, cliff = SIZES[0], min(n for n in SIZES if r.sink in middle(depth, n))
-    k = SIZES.index(cliff)
-    rows = comparison(r)
-    verdicts = [row.verdict for row in rows]
-
-    def nats(x: float) -> str:
-        return f"{x:.2f}"
-
+def layer_facts() -> dict[str, str]:
+    """The numbers in the page's prose; the model's size comes from the `model` group."""
+    r = experiments()
     return {
-        "model": lm.name,
-        "depth": str(depth),
-        "last": str(depth - 1),
-        "width": str(lm.model.config.hidden_size),
+        **setup_facts(r),
+        **skip_facts(r),
+        **state_facts(r),
+        **sink_facts(r),
+        **variant_facts(r),
+        **{f"robust_{k}": _count(v) for k, v in per_passage(r).items()},
+    }
+
+
+def nats(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def setup_facts(r: Results) -> dict[str, str]:
+    """The evaluation set and the intact model's scores on it."""
+    base, mid = r.baseline, middle_layers(r.depth)
+    return {
         "passages": str(len(base.passage_nll)),
         "passage_tokens": str(PASSAGE_TOKENS),
         "scored_tokens": str(len(base.passage_nll) * (PASSAGE_TOKENS - 1)),
@@ -789,78 +660,101 @@ def layer_facts():
         "baseline": nats(base.nll),
         "perplexity": f"{np.exp(base.nll):.0f}",
         "baseline_facts": _count(base.facts),
-        "baseline_sums": _count(base.sums),
         "runs": str(r.runs),
-        "edge": str(EDGE),
         "mid_first": str(mid[0]),
         "mid_last": str(mid[-1]),
         "mid_count": str(len(mid)),
+        "centre": str(r.depth // 2),
+        "loops": str(LOOPS),
+        "seeds": str(len(SEEDS)),
+        "sizes": ", ".join(map(str, SIZES)),
+    }
+
+
+def skip_facts(r: Results) -> dict[str, str]:
+    """The section "Take one layer out": what skipping each single layer costs."""
+    skip, mid = skip_costs(r), middle_layers(r.depth)
+    cheapest = min(mid, key=skip.__getitem__)
+    kept = [skip[i] for i in range(r.depth) if all(r.skip_one[i].facts)]
+    facts_kept, sums_kept = accuracies([r.skip_one[i] for i in mid])
+    return {
         "top_layers": "{}, {}, {} and {}".format(
-            *sorted(sorted(range(depth), key=lambda i: -skip[i])[:4])
+            *sorted(sorted(range(r.depth), key=lambda i: -skip[i])[:4])
         ),
         "skip0": nats(r.skip_one[0].nll),
         "skip0_cost": nats(skip[0]),
         "skip1_cost": nats(skip[1]),
         "skip_last_cost": nats(skip[-1]),
         "mid_median_cost": nats(float(np.median([skip[i] for i in mid]))),
-        "mid_median_pct": f"{np.median([skip[i] for i in mid]) / base.nll:.0%}",
+        "mid_median_pct": f"{np.median([skip[i] for i in mid]) / r.baseline.nll:.0%}",
         "cheapest": str(cheapest),
         "cheapest_cost": nats(skip[cheapest]),
         "facts_kept_layers": str(len(kept)),
-        "facts_kept_min": nats(min(skip[i] for i in kept)),
-        "facts_kept_max": nats(max(skip[i] for i in kept)),
-        "mid_facts_mean": f"{accuracies([r.skip_one[i] for i in mid])[0]:.0%}",
-        "mid_sums_mean": f"{accuracies([r.skip_one[i] for i in mid])[1]:.0%}",
+        "facts_kept_min": nats(min(kept, default=np.nan)),
+        "facts_kept_max": nats(max(kept, default=np.nan)),
+        "mid_facts_mean": f"{facts_kept:.0%}",
+        "mid_sums_mean": f"{sums_kept:.0%}",
         "mid_all_facts": str(sum(all(r.skip_one[i].facts) for i in mid)),
         "mid_all_sums": str(sum(all(r.skip_one[i].sums) for i in mid)),
+    }
+
+
+def state_facts(r: Results) -> dict[str, str]:
+    """The section "Why the middle tolerates it": how much each layer changes the state."""
+    sim, writes, mid = similarity(r.states), write_sizes(r.states), middle_layers(r.depth)
+    big = max(mid, key=lambda i: writes[i])
+    return {
         "embed_similarity": f"{sim[0, 1]:.2f}",
         "layer0_write": f"{writes[0]:.0f}",
         "mid_write_median": f"{np.median([writes[i] for i in mid]):.0%}",
-        "mid_adjacent_median": f"{np.median(adjacent):.2f}",
+        "mid_adjacent_median": f"{np.median([sim[i, i + 1] for i in mid]):.2f}",
         "big_writer": str(big),
         "big_writer_size": f"{writes[big]:.0%}",
         "big_writer_adjacent": f"{sim[big, big + 1]:.2f}",
         "big_writer_facts": _count(r.skip_one[big].facts),
-        "sink": str(r.sink),
-        "sink_cost": nats(skip[r.sink]),
-        "sink_skipped": nats(r.skip_one[r.sink].nll),
-        "sink_facts": _count(r.skip_one[r.sink].facts),
-        "sink_before": f"{first[r.sink]:,.0f}",
-        "sink_after": f"{first[r.sink + 1]:,.0f}",
-        "sink_growth": f"{first[r.sink + 1] / first[r.sink]:.0f}",
-        "sink_others": f"{rest[r.sink + 1]:,.0f}",
+    }
+
+
+def sink_facts(r: Results) -> dict[str, str]:
+    """The section "One middle layer with a special job": the first token's huge state."""
+    first, rest = norms(r.states)
+    s = r.sink
+    return {
+        "sink": str(s),
+        "sink_cost": nats(cost(r.skip_one[s], r)),
+        "sink_skipped": nats(r.skip_one[s].nll),
+        "sink_facts": _count(r.skip_one[s].facts),
+        "sink_before": f"{first[s]:,.0f}",
+        "sink_after": f"{first[s + 1]:,.0f}",
+        "sink_growth": f"{first[s + 1] / first[s]:.0f}",
+        "sink_others": f"{rest[s + 1]:,.0f}",
         "sink_first_only": nats(r.sink_first_only.nll),
         "sink_first_only_facts": _count(r.sink_first_only.facts),
         "sink_all_but_first": nats(r.sink_all_but_first.nll),
         "sink_all_but_first_facts": _count(r.sink_all_but_first.facts),
+    }
+
+
+def variant_facts(r: Results) -> dict[str, str]:
+    """The section "Skip, repeat, …": the six surgeries at each size."""
+    by_size, base, small = variant_nll(r), r.baseline.nll, SIZES[0]
+    k = SIZES.index(cliff(r))
+    block = lambda n: f"{middle(r.depth, n)[0]}–{middle(r.depth, n)[-1]}"  # noqa: E731
+    smallest = [x for v in VARIANTS for x in r.variants[v, small]]
+    return {
         "small": str(small),
-        "small_block": f"{middle(depth, small)[0]}–{middle(depth, small)[-1]}",
-        "cliff": str(cliff),
-        "cliff_block": f"{middle(depth, cliff)[0]}–{middle(depth, cliff)[-1]}",
-        "centre": str(depth // 2),
-        "loops": str(LOOPS),
-        "seeds": str(len(SEEDS)),
-        "sizes": ", ".join(map(str, SIZES)),
-        **{f"{v.replace(' ', '_')}_small": nats(by_size[v][0] - base.nll) for v in VARIANTS},
-        **{f"{v.replace(' ', '_')}_cliff": nats(by_size[v][k] - base.nll) for v in VARIANTS},
+        "small_block": block(small),
+        "cliff": str(SIZES[k]),
+        "cliff_block": block(SIZES[k]),
+        **{f"{v.replace(' ', '_')}_small": nats(by_size[v][0] - base) for v in VARIANTS},
+        **{f"{v.replace(' ', '_')}_cliff": nats(by_size[v][k] - base) for v in VARIANTS},
         "before_cliff": str(SIZES[k - 1]),
-        "repeat_before_cliff": nats(by_size["repeat"][k - 1] - base.nll),
+        "repeat_before_cliff": nats(by_size["repeat"][k - 1] - base),
         "others_before_cliff_max": nats(
-            max(by_size[v][k - 1] for v in VARIANTS if v != "repeat") - base.nll
+            max(by_size[v][k - 1] for v in VARIANTS if v != "repeat") - base
         ),
         "parallel_small_facts": _count(r.variants["parallel", small][0].facts),
-        "parallel_small_sums": _count(r.variants["parallel", small][0].sums),
-        "small_sums_best": _count(
-            max(
-                (x for v in VARIANTS for x in r.variants[v, small]), key=lambda x: sum(x.sums)
-            ).sums
-        ),
-        **{f"robust_{k}": _count(v) for k, v in per_passage(r).items()},
-        "table": comparison_table(rows, lm.name),
-        "agrees": str(verdicts.count("agrees")),
-        "partly": str(verdicts.count("partly")),
-        "differs": str(verdicts.count("differs")),
-        "findings": str(len(rows)),
+        "small_sums_best": _count(max(smallest, key=lambda x: sum(x.sums)).sums),
     }
 
 
