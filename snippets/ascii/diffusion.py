@@ -26,13 +26,16 @@ METRICS = {  # field of Score → how the tables and figures name it
     "copy": "copy",
     "repeats": "repeats",
 }
-# Notebook outputs normally wrap long lines; canvases and code must not wrap. And, like the
-# site's other figures, these are dark ink on transparent, inverted in dark mode. A notebook
-# page has no stylesheet of its own, so the rules travel in the page's first output.
+# Notebook outputs normally wrap long lines; canvases, code and table rows must not wrap (a
+# wide table scrolls). And, like the site's other figures, these are dark ink on transparent,
+# inverted in dark mode. A notebook page has no stylesheet of its own, so the rules travel in
+# the page's first output.
 STYLE = """<style>
 .jupyter-wrapper .jp-RenderedText pre, .jupyter-wrapper .jp-RenderedMarkdown pre {
   white-space: pre; overflow-x: auto; word-break: normal; overflow-wrap: normal;
   font-size: var(--jp-code-font-size); }
+.jupyter-wrapper .jp-RenderedMarkdown table:not([class]) :is(th, td) {
+  white-space: nowrap; padding: 0.4em 0.8em; }
 [data-md-color-scheme="slate"] img.ascii-figure { filter: invert(0.9) hue-rotate(180deg); }
 </style>"""
 RULES = ("copy the last step", "stretch the last step", "stretch and denoise")  # for figures
