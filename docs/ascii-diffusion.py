@@ -45,10 +45,10 @@ import warnings
 
 from IPython.display import HTML, Markdown, display
 
-import snippets.ascii_canvas as canvas
-import snippets.ascii_diffusion as page
-import snippets.ascii_tiny_model as tiny
-from snippets.ascii_canvas import SEEDS, Recipe
+import snippets.ascii.canvas as canvas
+import snippets.ascii.diffusion as page
+import snippets.ascii.tiny_model as tiny
+from snippets.ascii.canvas import SEEDS, Recipe
 
 # transformers asks for ipywidgets to draw progress bars in notebooks;
 # the plain text bars are enough here.
@@ -60,7 +60,7 @@ recipe = Recipe()
 training = tiny.start_in_background(recipe)
 sequences = {s: canvas.held_out_sequence(recipe, s) for s in SEEDS}
 k = recipe.context
-display(HTML(page.STYLE + page.recipe_table(recipe)))
+display(HTML(page.STYLE), Markdown(page.recipe_table(recipe)))
 print(f"Every model sees steps 1 to {k} and writes step {k + 1}:")
 print(page.seeds_and_decodings() + ".")
 
@@ -139,7 +139,7 @@ display(Markdown(page.source(canvas.score, canvas.stretch_and_denoise)))
 
 # %%
 baselines = canvas.baseline_runs(recipe, SEEDS)
-display(HTML(page.summary_table(baselines)))
+display(Markdown(page.summary_table(baselines)))
 
 # %% [markdown]
 # ## Reproduction: the 135M model continues the sequence
@@ -155,18 +155,18 @@ display(HTML(page.summary_table(baselines)))
 # made.
 
 # %%
-from snippets.ascii_pretrained import pretrained_runs
+from snippets.ascii.pretrained import pretrained_runs
 
 pretrained = pretrained_runs(recipe)  # generates only if not cached
 model_name = pretrained[0].model
 print(f"{model_name}, every run:")
-display(HTML(page.runs_table(pretrained)))
+display(Markdown(page.runs_table(pretrained)))
 
 # %% [markdown]
 # The means per decoding, with the three rules for scale:
 
 # %%
-display(HTML(page.summary_table(pretrained + baselines)))
+display(Markdown(page.summary_table(pretrained + baselines)))
 display(
     HTML(
         page.figure_html(
@@ -257,7 +257,7 @@ display(
 # %%
 mine = tiny.tiny_runs(recipe)
 print(f"{tiny.NAME}, every run:")
-display(HTML(page.runs_table(mine)))
+display(Markdown(page.runs_table(mine)))
 display(
     HTML(
         page.figure_html(
@@ -275,7 +275,7 @@ display(
 
 # %%
 runs = pretrained + mine + baselines
-display(HTML(page.summary_table(runs)))
+display(Markdown(page.summary_table(runs)))
 display(
     HTML(
         page.figure_html(

@@ -1,10 +1,13 @@
 """The sequence builder (sizes, noise schedule, determinism), the scorer and the baselines."""
 
+import argparse
+
 import numpy as np
 import pytest
+from rich.console import Console
 
-from snippets import ascii_canvas as ac
-from snippets.ascii_canvas import LEVEL, NOISE, RAMP, Recipe
+from snippets.ascii import canvas as ac
+from snippets.ascii.canvas import LEVEL, NOISE, RAMP, Recipe
 
 RECIPE = Recipe()
 
@@ -191,14 +194,17 @@ def test_baselines_score_as_expected_on_the_held_out_picture():
     assert by["stretch and denoise"].noise_left < by["stretch the last step"].noise_left
 
 
-def test_prune_keeps_only_the_newest_entry_of_a_kind(tmp_path):
-    (tmp_path / "kind-old.json").write_text("{}")
-    (tmp_path / "kind-older").mkdir()
-    (tmp_path / "other-x.json").write_text("{}")
-    keep = tmp_path / "kind-new.json"
-    keep.write_text("{}")
-    ac.prune(keep)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kind-new.json", "other-x.json"]
+def test_cache_labels_name_the_kind_and_tell_parameters_apart():
+    label = ac.cache_label("runs", RECIPE, (1.0, None), (0, 1))
+    assert label == ac.cache_label("runs", Recipe(), (1.0, None), (0, 1))
+    assert label.startswith("runs-") and label.replace("-", "").isalnum()
+    others = {
+        ac.cache_label("runs", RECIPE, (1.0,), (0, 1)),
+        ac.cache_label("runs", RECIPE, (1.0, None), (0,)),
+        ac.cache_label("runs", Recipe(context=2), (1.0, None), (0, 1)),
+        ac.cache_label("model", RECIPE, (1.0, None), (0, 1)),
+    }
+    assert label not in others and len(others) == 4
 
 
 def test_one_thread_restores_the_thread_count():
@@ -243,11 +249,13 @@ def test_ending_names_how_a_run_ended():
     assert ac.make_run("m", None, 0, "x", ["x"], sequence, end="```").ended == "out of room"
 
 
-def test_code_key_reads_code_not_comments(tmp_path):
-    (tmp_path / "a.py").write_text("x = 1  # one\n")
-    key = ac.code_key("a.py", folder=tmp_path)
-    (tmp_path / "a.py").write_text("# a comment, and other spacing\n\nx  =  1\n")
-    assert ac.code_key("a.py", folder=tmp_path) == key
-    (tmp_path / "a.py").write_text("x = 2\n")
-    assert ac.code_key("a.py", folder=tmp_path) != key
-    assert ac.code_key("ascii_canvas.py") == ac.code_key("ascii_canvas.py")
+def test_the_demo_prints_every_step_of_a_sequence_with_its_noise():
+    console = Console(record=True, width=120)
+    ac.demo(argparse.Namespace(seed=1), console)
+    text = console.export_text()
+    sequence = ac.held_out_sequence(RECIPE, 1)
+    assert text.count("step ") == len(RECIPE.sizes) and "75% noise" in text
+    assert "\n".join(sequence.noisy[-1]) in text
+    parser = argparse.ArgumentParser()
+    ac.add_arguments(parser)
+    assert parser.parse_args([]).seed == 0

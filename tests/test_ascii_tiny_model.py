@@ -2,14 +2,17 @@
 
 import io
 import json
+import shutil
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from snippets import ascii_tiny_model as tm
-from snippets.ascii_canvas import Recipe, held_out_sequence
-from snippets.ascii_tiny_model import NEWLINE, Config, Places, TinyModel
+from snippets.ascii import tiny_model as tm
+from snippets.ascii.canvas import Recipe, held_out_sequence
+from snippets.ascii.tiny_model import NEWLINE, Config, Places, TinyModel
+from state_simulators import model as language_model
 
 SMALL = Recipe(sizes=((4, 2), (6, 3), (8, 4)), noise=(0.5, 0.25, 0.0), context=2)
 CONFIG = Config(width=16, heads=2, layers=1, steps=3, batch=2)
@@ -158,19 +161,32 @@ def test_the_page_model_has_a_few_hundred_thousand_parameters():
     assert 200_000 < tm.parameter_count(TinyModel(Config(), Recipe())) < 500_000
 
 
-def test_the_cache_key_follows_the_recipe_settings_and_code(monkeypatch):
-    key = tm.cache_key(SMALL, CONFIG)
-    assert key == tm.cache_key(SMALL, CONFIG)
-    assert key != tm.cache_key(Recipe(sizes=SMALL.sizes, noise=(0.6, 0.25, 0.0), context=2), CONFIG)
-    assert key != tm.cache_key(SMALL, Config(width=16, heads=2, layers=1, steps=4, batch=2))
-    monkeypatch.setattr(tm, "SOURCES", ("ascii_tiny_model.py",))
-    assert key != tm.cache_key(SMALL, CONFIG)
+def test_the_cache_follows_the_recipe_settings_and_runs_but_not_the_language_model(cache, monkeypatch):
+    folder, runs = tm.model_folder(SMALL, CONFIG), tm.runs_path(SMALL, CONFIG)
+    assert folder == tm.model_folder(SMALL, CONFIG) and folder.parent == cache
+    other_recipe = Recipe(sizes=SMALL.sizes, noise=(0.6, 0.25, 0.0), context=2)
+    other_config = Config(width=16, heads=2, layers=1, steps=4, batch=2)
+    assert folder not in {tm.model_folder(other_recipe, CONFIG), tm.model_folder(SMALL, other_config)}
+    assert runs != tm.runs_path(SMALL, CONFIG, temperatures=(1.0,))
+    assert runs != tm.runs_path(SMALL, CONFIG, seeds=(0,))
+    monkeypatch.setattr(language_model, "fingerprint", lambda: "another language model")
+    assert (tm.model_folder(SMALL, CONFIG), tm.runs_path(SMALL, CONFIG)) == (folder, runs)
+
+
+def test_editing_code_the_training_imports_indirectly_changes_its_cache(package):
+    shutil.copytree(Path(tm.__file__).parent, package / "ascii", ignore=shutil.ignore_patterns("__pycache__"))
+    folder, runs = tm.model_folder(SMALL, CONFIG), tm.runs_path(SMALL, CONFIG)
+    canvas = package / "ascii" / "canvas.py"  # tiny_model imports it; nobody names it
+    canvas.write_text(canvas.read_text() + "\n# a comment is not code\n")
+    assert (tm.model_folder(SMALL, CONFIG), tm.runs_path(SMALL, CONFIG)) == (folder, runs)
+    canvas.write_text(canvas.read_text() + "\nRAMP = RAMP[::-1]\n")
+    assert tm.model_folder(SMALL, CONFIG) != folder and tm.runs_path(SMALL, CONFIG) != runs
 
 
 def test_a_cached_model_loads_back_identically(cache):
     model, record = tm.trained(SMALL, CONFIG, progress=False)
     assert record["cached"] is False
-    folder = cache / f"tiny-model-{tm.cache_key(SMALL, CONFIG)}"
+    folder = tm.model_folder(SMALL, CONFIG)
     assert json.loads((folder / "record.json").read_text())["config"]["steps"] == CONFIG.steps
     again, record_again = tm.trained(SMALL, CONFIG, progress=False)
     assert record_again["cached"] is True and record_again["losses"] == record["losses"]

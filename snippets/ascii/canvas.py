@@ -5,14 +5,11 @@ one before. Everything here is deterministic: the same picture, recipe and seed 
 characters, on any machine.
 """
 
-import ast
 import contextlib
 import dataclasses
 import difflib
 import hashlib
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from matplotlib import cbook
@@ -364,6 +361,13 @@ def baseline_runs(recipe: Recipe, seeds) -> list[Run]:
     return runs
 
 
+def cache_label(kind: str, *parameters) -> str:
+    """A cached step's label: its kind and a short hash of the parameters of its run (recipe,
+    settings, temperatures, seeds), so that each set of parameters is cached apart."""
+    digest = hashlib.sha256(repr(parameters).encode()).hexdigest()
+    return f"{kind}-{digest[:12]}"
+
+
 @contextlib.contextmanager
 def one_thread():
     """Run torch on one thread: results then do not depend on how many cores the machine has,
@@ -378,34 +382,12 @@ def one_thread():
         torch.set_num_threads(threads)
 
 
-def code_key(*names: str, folder: Path = Path(__file__).parent) -> str:
-    """A digest of the code in these files, read as syntax trees: editing a comment or the
-    layout leaves it unchanged, so caches keyed by it survive such edits."""
-    digest = hashlib.sha256()
-    for name in names:
-        tree = ast.parse((folder / name).read_text())
-        digest.update(name.encode() + ast.dump(tree).encode())
-    return digest.hexdigest()[:16]
-
-
-def prune(keep: Path) -> None:
-    """Delete the older cache entries of the same kind (the same name up to the key)."""
-    kind = keep.name.rsplit("-", 1)[0]
-    for stale in keep.parent.glob(f"{kind}-*"):
-        if stale == keep:
-            continue
-        if stale.is_dir():
-            shutil.rmtree(stale)
-        else:
-            stale.unlink()
-
-
 def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="which noise (default 0)")
 
 
 def demo(args, console) -> None:
-    """`python -m snippets.ascii_canvas`: one sequence of the held-out picture, step by step."""
+    """`python -m snippets.ascii.canvas`: one sequence of the held-out picture, step by step."""
     sequence = held_out_sequence(Recipe(), args.seed)
     for step, (canvas, share) in enumerate(zip(sequence.noisy, sequence.recipe.noise)):
         console.rule(f"step {step + 1}: {len(canvas[0])} × {len(canvas)}, {share:.0%} noise")

@@ -1,8 +1,9 @@
 """The ASCII-diffusion page: every run side by side, as tables and figures.
 
-The runs themselves come from cached functions (`ascii_pretrained.pretrained_runs`,
-`ascii_tiny_model.tiny_runs`, `ascii_canvas.baseline_runs`); this module only summarises and
-draws them, so the notebook page rebuilds in seconds once those caches exist.
+The runs themselves come from cached functions (`pretrained.pretrained_runs`,
+`tiny_model.tiny_runs`, `canvas.baseline_runs`); this module only summarises and draws them,
+so the notebook page rebuilds in seconds once those caches exist. Tables are Markdown (the
+notebook shows them with `IPython.display.Markdown`).
 """
 
 import base64
@@ -13,8 +14,9 @@ import statistics
 
 from matplotlib.figure import Figure
 
-from snippets.ascii_canvas import SEEDS, TEMPERATURES, Recipe, Run, Sequence
+from snippets.ascii.canvas import SEEDS, TEMPERATURES, Recipe, Run, Sequence
 from snippets.plotting import INK, MUTED, PALETTE, new_figure, to_svg
+from snippets.tables import markdown_table
 
 MONO = "DejaVu Sans Mono"  # ships with matplotlib: every machine draws the same glyphs
 METRICS = {  # field of Score → how the tables and figures name it
@@ -24,13 +26,16 @@ METRICS = {  # field of Score → how the tables and figures name it
     "copy": "copy",
     "repeats": "repeats",
 }
-# Notebook outputs normally wrap long lines; canvases and code must not wrap. And, like the
-# site's other figures, these are dark ink on transparent, inverted in dark mode. A notebook
-# page has no stylesheet of its own, so the rules travel in the page's first output.
+# Notebook outputs normally wrap long lines; canvases, code and table rows must not wrap (a
+# wide table scrolls). And, like the site's other figures, these are dark ink on transparent,
+# inverted in dark mode. A notebook page has no stylesheet of its own, so the rules travel in
+# the page's first output.
 STYLE = """<style>
 .jupyter-wrapper .jp-RenderedText pre, .jupyter-wrapper .jp-RenderedMarkdown pre {
   white-space: pre; overflow-x: auto; word-break: normal; overflow-wrap: normal;
   font-size: var(--jp-code-font-size); }
+.jupyter-wrapper .jp-RenderedMarkdown table:not([class]) :is(th, td) {
+  white-space: nowrap; padding: 0.4em 0.8em; }
 [data-md-color-scheme="slate"] img.ascii-figure { filter: invert(0.9) hue-rotate(180deg); }
 </style>"""
 RULES = ("copy the last step", "stretch the last step", "stretch and denoise")  # for figures
@@ -73,21 +78,9 @@ def percent(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
-def _table(header: list[str], rows: list[list[str]], numeric_from: int) -> str:
-    """An HTML table in the notebook's own table style (which follows the site's palette)."""
-
-    def cells(tag, values):
-        return "".join(
-            f'<{tag} style="text-align:{"right" if i >= numeric_from else "left"}">'
-            f"{html.escape(str(v))}</{tag}>"
-            for i, v in enumerate(values)
-        )
-
-    body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
-    return (
-        f'<div style="overflow-x:auto"><table class="dataframe"><thead><tr>'
-        f"{cells('th', header)}</tr></thead><tbody>{body}</tbody></table></div>"
-    )
+def aligned(columns: int, numeric_from: int) -> list[str]:
+    """Column alignments: text on the left, numbers (from column `numeric_from`) on the right."""
+    return ["left" if i < numeric_from else "right" for i in range(columns)]
 
 
 def runs_table(runs: list[Run]) -> str:
@@ -103,7 +96,7 @@ def runs_table(runs: list[Run]) -> str:
         ]
         for r in runs
     ]
-    return _table(header, rows, numeric_from=3)
+    return markdown_table(header, rows, aligned(len(header), 3))
 
 
 def summary_table(runs: list[Run]) -> str:
@@ -118,7 +111,7 @@ def summary_table(runs: list[Run]) -> str:
         ]
         for row in summary(runs)
     ]
-    return _table(header, rows, numeric_from=2)
+    return markdown_table(header, rows, aligned(len(header), 2))
 
 
 def printable(line: str) -> str:
@@ -328,7 +321,7 @@ def recipe_table(recipe: Recipe) -> str:
         for i, ((c, r), share) in enumerate(zip(recipe.sizes, recipe.noise))
     ]
     rows[recipe.context][0] += " (the model writes this one)"
-    return _table(["step", "columns × rows", "cells", "noise"], rows, numeric_from=1)
+    return markdown_table(["step", "columns × rows", "cells", "noise"], rows, aligned(4, 1))
 
 
 def seeds_and_decodings() -> str:

@@ -7,12 +7,11 @@ biased toward characters at the same place in the picture, whatever the canvas s
 2-D cousin of ALiBi's bias toward nearby tokens. The places are computed from the text
 itself (count the newlines), so generation works the same as training.
 
-Training runs only when its cache is missing; the weights are cached under a key that hashes
-this file, the canvas code, the recipe and the training settings.
+Training runs only when its cache is missing. The weights are a cached step
+(`state_simulators.keys.step_path`) keyed by the code of this module and of everything it
+imports, the recipe, the training settings and the libraries, but not the language model.
 """
 
-import hashlib
-import importlib.metadata
 import io
 import json
 import math
@@ -28,7 +27,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from snippets.ascii_canvas import (
+from snippets.ascii.canvas import (
     NOISE,
     RAMP,
     SEEDS,
@@ -37,16 +36,16 @@ from snippets.ascii_canvas import (
     Recipe,
     Run,
     Sequence,
-    code_key,
+    cache_label,
     held_out_sequence,
     hopeless,
     load_picture,
     make_run,
     one_thread,
-    prune,
     training_sequence,
 )
-from state_simulators.cache import atomic_folder, atomic_write, cache_dir
+from state_simulators import keys
+from state_simulators.cache import atomic_folder, atomic_write
 
 NAME = "tiny model (ours)"
 VOCAB = RAMP + NOISE + "\n"
@@ -308,21 +307,6 @@ def train(recipe: Recipe, config: Config, progress: bool = True):
     }
 
 
-SOURCES = ("ascii_canvas.py", "ascii_tiny_model.py")  # the code the weights depend on
-LIBRARIES = ("torch", "numpy", "pillow", "matplotlib")  # matplotlib ships the pictures
-
-
-def sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def cache_key(recipe: Recipe, config: Config) -> str:
-    """Changes whenever the weights could: code, recipe, settings, libraries."""
-    parts = [repr(recipe), repr(config), code_key(*SOURCES)]
-    parts += [f"{lib}=={importlib.metadata.version(lib)}" for lib in LIBRARIES]
-    return sha("\n".join(parts))
-
-
 def trained(recipe: Recipe = Recipe(), config: Config = Config(), progress: bool = True):
     """The trained model and its training record, from the cache or trained now (and cached).
 
@@ -339,7 +323,6 @@ def trained(recipe: Recipe = Recipe(), config: Config = Config(), progress: bool
             (tmp / "record.json").write_text(json.dumps({**record, "config": asdict(config)}))
 
         atomic_folder(folder, fill)
-        prune(folder)
     model = TinyModel(config, recipe)
     model.load_state_dict(load_file(folder / "weights.safetensors"))
     record = json.loads((folder / "record.json").read_text())
@@ -347,16 +330,19 @@ def trained(recipe: Recipe = Recipe(), config: Config = Config(), progress: bool
 
 
 def model_folder(recipe: Recipe, config: Config) -> Path:
-    return cache_dir("ascii-diffusion") / f"tiny-model-{cache_key(recipe, config)}"
+    """Where the trained weights are cached: they do not depend on the language model."""
+    label = cache_label("tiny-model", recipe, config)
+    return keys.step_path("ascii-diffusion", label, [__name__], model=False)
 
 
 def runs_path(recipe: Recipe, config: Config, temperatures=TEMPERATURES, seeds=SEEDS) -> Path:
-    key = sha(f"{cache_key(recipe, config)} {temperatures!r} {seeds!r}")
-    return cache_dir("ascii-diffusion") / f"tiny-runs-{key}.json"
+    """Where the texts the tiny model writes are cached (a JSON list, one text per run)."""
+    label = cache_label("tiny-runs", recipe, config, temperatures, seeds)
+    return keys.step_path("ascii-diffusion", label, [__name__], suffix=".json", model=False)
 
 
-# Processes started by `start_in_background`, by cache key, and whether each trains the model.
-_background: dict[str, tuple[multiprocessing.Process, bool]] = {}
+# Processes started by `start_in_background`, by (recipe, config), and whether each trains.
+_background: dict[tuple[Recipe, Config], tuple[multiprocessing.Process, bool]] = {}
 
 
 def start_in_background(recipe: Recipe = Recipe(), config: Config = Config()):
@@ -372,13 +358,13 @@ def start_in_background(recipe: Recipe = Recipe(), config: Config = Config()):
         target=tiny_runs, args=(recipe, config), kwargs={"progress": False}, name="tiny model"
     )
     process.start()
-    _background[cache_key(recipe, config)] = process, trains
+    _background[recipe, config] = process, trains
     return process
 
 
 def _wait_for_background(recipe: Recipe, config: Config) -> bool:
     """Wait for the process `start_in_background` started, if any; True if it trained."""
-    process, trains = _background.get(cache_key(recipe, config), (None, False))
+    process, trains = _background.get((recipe, config), (None, False))
     if process is not None:
         process.join()
         if process.exitcode != 0:
@@ -459,7 +445,6 @@ def tiny_runs(
             model, [sequences[s] for _, s in grid], [t for t, _ in grid], [s for _, s in grid]
         )
         atomic_write(path, json.dumps(texts).encode())
-        prune(path)
     texts = json.loads(path.read_text())
     return [
         make_run(NAME, t, seed, text, canvas_of(text), sequences[seed], end="\n\n")

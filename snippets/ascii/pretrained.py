@@ -2,33 +2,33 @@
 
 The model reads the first steps of a sequence made from the held-out picture and writes the
 next canvas, with transformers' own `generate`: sampling at several temperatures, and greedy.
-What it writes is cached on disk (keyed by this code, the canvas code, the recipe, the runs and
-the model), so a rebuild only re-scores it.
+What it writes is a cached step (`state_simulators.keys.step_path`, keyed by the code of this
+module and everything it imports, the recipe, the runs, the model and the libraries), so a
+rebuild only re-scores it.
 """
 
-import hashlib
-import importlib.metadata
 import json
+from pathlib import Path
 
 import torch
 import transformers
 
-from snippets.ascii_canvas import (
+from snippets.ascii.canvas import (
     SEEDS,
     TEMPERATURES,
     Recipe,
     Run,
-    code_key,
+    cache_label,
     held_out_sequence,
     hopeless,
     make_run,
     one_thread,
     parse_canvas,
     prompt_text,
-    prune,
 )
-from state_simulators.cache import atomic_write, cache_dir
-from state_simulators.model import LanguageModel, fingerprint, load
+from state_simulators import keys
+from state_simulators.cache import atomic_write
+from state_simulators.model import LanguageModel, load
 
 FENCE = "```"  # ends a canvas in the prompt, and in what the model writes
 
@@ -71,7 +71,48 @@ class CanvasDone(transformers.StoppingCriteria):
 CHUNK = 16  # tokens per generate call; then the rows that have stopped leave the batch
 
 
+def plain_sampling(tokenizer) -> dict:
+    """`generate`'s arguments for drawing from the logits exactly as the logits processors
+    leave them: no temperature, top-k or top-p of its own; finished rows padded with eos."""
+    return dict(
+        do_sample=True,
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        pad_token_id=tokenizer.eos_token_id,
+    )
+
+
+def read_prompts(prompts: list[str], lm: LanguageModel):
+    """Read each distinct prompt once, all but its last token, and give every row that
+    continues it a copy of the keys and values: `generate` then reads only the last token.
+
+    Returns (ids, attention mask, cache): (rows, tokens) tensors padded on the left, one row
+    per prompt, and the model's cache of all but the last position."""
+    distinct = list(dict.fromkeys(prompts))
+    batch = lm.tokenizer(distinct, return_tensors="pt", padding=True, padding_side="left")
+    positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        cache = lm.model(
+            input_ids=batch.input_ids[:, :-1],
+            position_ids=positions[:, :-1],
+            attention_mask=batch.attention_mask[:, :-1],
+            logits_to_keep=1,
+            use_cache=True,
+        ).cache
+    rows = torch.tensor([distinct.index(p) for p in prompts])
+    cache.batch_select_indices(rows)
+    return batch.input_ids[rows], batch.attention_mask[rows], cache
+
+
+def writes_on(row: torch.Tensor, text: str, room: bool, done: CanvasDone, eos: int) -> bool:
+    """Whether a row goes on to the next chunk: there is room left, its canvas is not done,
+    and it has not drawn end-of-text (`generate` also pads a row that has stopped with it)."""
+    return room and not done.done(text) and eos not in row
+
+
 @one_thread()
+@torch.no_grad()
 def continue_sequences(
     prompts: list[str],
     temperatures,
@@ -84,57 +125,35 @@ def continue_sequences(
     row stopping at the closing fence of its canvas, or once its canvas of the expected
     `size` (columns, rows) is hopeless. No top-k or top-p cut: T alone shapes the
     distribution. Seeded: the same prompts give the same texts."""
-    tokenizer = lm.tokenizer
-    tokenizer.padding_side = "left"
-    distinct = list(dict.fromkeys(prompts))
-    batch = tokenizer(distinct, return_tensors="pt", padding=True)
-    start = batch.input_ids.shape[1]
-    done = CanvasDone(start, tokenizer, *size)
+    ids, pads, cache = read_prompts(prompts, lm)
+    start = ids.shape[1]
+    done = CanvasDone(start, lm.tokenizer, *size)
     transformers.set_seed(seed)
-    with torch.no_grad():
-        # Read each distinct prompt once, all but its last token, and give every row that
-        # continues it a copy of the keys and values: generate then reads only the last token.
-        positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
-        cache = lm.model(
-            input_ids=batch.input_ids[:, :-1],
-            position_ids=positions[:, :-1],
-            attention_mask=batch.attention_mask[:, :-1],
-            logits_to_keep=1,
-            use_cache=True,
-        ).cache
-        rows = torch.tensor([distinct.index(p) for p in prompts])
-        cache.batch_select_indices(rows)
-        ids, pads = batch.input_ids[rows], batch.attention_mask[rows]
-        # generate computes every row until the last one stops, and most stop early: so it
-        # writes CHUNK tokens at a time, and the rows that have stopped leave the batch.
-        writing, texts = list(range(len(prompts))), [""] * len(prompts)
-        while writing:
-            out = lm.model.generate(
-                input_ids=ids,
-                attention_mask=torch.cat([pads, torch.ones_like(ids[:, start:])], 1),
-                cache=cache,
-                do_sample=True,
-                temperature=1.0,
-                top_k=0,
-                top_p=1.0,
-                logits_processor=[RowTemperatures(temperatures[i] for i in writing)],
-                stopping_criteria=[done],
-                max_new_tokens=min(CHUNK, start + max_new_tokens - ids.shape[1]),
-                pad_token_id=tokenizer.eos_token_id,
-                return_dict_in_generate=True,
-            )
-            new = out.sequences[:, start:]
-            room = new.shape[1] < max_new_tokens
-            keep = []
-            written = tokenizer.batch_decode(new, skip_special_tokens=True)
-            for j, (row, text) in enumerate(zip(new, written)):
-                texts[writing[j]] = text
-                # generate pads a row that has stopped (or drawn end-of-text) with eos
-                if room and not done.done(text) and tokenizer.eos_token_id not in row:
-                    keep.append(j)
-            writing = [writing[j] for j in keep]
-            ids, pads, cache = out.sequences[keep], pads[keep], out.cache
-            cache.batch_select_indices(torch.tensor(keep, dtype=torch.long))
+    # generate computes every row until the last one stops, and most stop early: so it
+    # writes CHUNK tokens at a time, and the rows that have stopped leave the batch.
+    writing, texts = list(range(len(prompts))), [""] * len(prompts)
+    while writing:
+        out = lm.model.generate(
+            input_ids=ids,
+            attention_mask=torch.cat([pads, torch.ones_like(ids[:, start:])], 1),
+            cache=cache,
+            logits_processor=[RowTemperatures(temperatures[i] for i in writing)],
+            stopping_criteria=[done],
+            max_new_tokens=min(CHUNK, start + max_new_tokens - ids.shape[1]),
+            return_dict_in_generate=True,
+            **plain_sampling(lm.tokenizer),
+        )
+        new = out.sequences[:, start:]
+        written = lm.tokenizer.batch_decode(new, skip_special_tokens=True)
+        room = new.shape[1] < max_new_tokens
+        keep = []
+        for j, (row, text) in enumerate(zip(new, written)):
+            texts[writing[j]] = text
+            if writes_on(row, text, room, done, lm.tokenizer.eos_token_id):
+                keep.append(j)
+        writing = [writing[j] for j in keep]
+        ids, pads, cache = out.sequences[keep], pads[keep], out.cache
+        cache.batch_select_indices(torch.tensor(keep, dtype=torch.long))
     return texts
 
 
@@ -144,17 +163,10 @@ def token_budget(recipe: Recipe, lm: LanguageModel) -> int:
     return 3 * len(lm.tokenizer(target).input_ids) // 2
 
 
-SOURCES = ("ascii_canvas.py", "ascii_pretrained.py")
-LIBRARIES = ("torch", "transformers", "tokenizers", "numpy", "pillow", "matplotlib")
-
-
-def cache_key(recipe: Recipe, temperatures, seeds) -> str:
-    """Changes whenever the texts could: the code, recipe, runs, model and libraries."""
-    digest = hashlib.sha256(f"{recipe!r} {temperatures!r} {seeds!r} {fingerprint()}".encode())
-    digest.update(code_key(*SOURCES).encode())
-    for library in LIBRARIES:
-        digest.update(f"{library}=={importlib.metadata.version(library)}\n".encode())
-    return digest.hexdigest()[:16]
+def runs_path(recipe: Recipe, temperatures=TEMPERATURES, seeds=SEEDS) -> Path:
+    """Where the texts are cached (a JSON record: the model's name and one text per run)."""
+    label = cache_label("pretrained", recipe, temperatures, seeds)
+    return keys.step_path("ascii-diffusion", label, [__name__], suffix=".json", model=True)
 
 
 def pretrained_runs(
@@ -165,8 +177,7 @@ def pretrained_runs(
 ) -> list[Run]:
     """Every run, one per (temperature, seed): the text from the cache, or generated now."""
     grid = [(temperature, seed) for temperature in temperatures for seed in seeds]
-    key = cache_key(recipe, temperatures, seeds)
-    path = cache_dir("ascii-diffusion") / f"pretrained-{key}.json"
+    path = runs_path(recipe, temperatures, seeds)
     if not path.exists():
         lm = lm or load()
         prompts = [prompt_text(held_out_sequence(recipe, seed)) for _, seed in grid]
@@ -179,7 +190,6 @@ def pretrained_runs(
         )
         record = {"model": lm.name, "texts": texts}
         atomic_write(path, json.dumps(record, ensure_ascii=False, indent=1).encode())
-        prune(path)
     record = json.loads(path.read_text())
     return [
         make_run(
