@@ -12,7 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from snippets.batching import final_hidden_states
+from snippets.decoder import parts
 from snippets.plotting import INK, MUTED, PALETTE, new_figure
+from snippets.tables import markdown_table
 from state_simulators.artifacts import facts, figure
 from state_simulators.model import LanguageModel, load
 
@@ -120,11 +123,6 @@ def score_task(
     """
     lm = lm or load()
     built = [example_sequence(task, seed, lm) for seed in range(sequences)]
-    width = max(len(ids) for ids, _ in built)
-    batch = torch.full((sequences, width), lm.tokenizer.eos_token_id)
-    mask = torch.zeros_like(batch)
-    for row, (ids, _) in enumerate(built):  # pad after the text: never attended
-        batch[row, : len(ids)], mask[row, : len(ids)] = torch.tensor(ids), 1
     rows, columns = zip(
         *[
             (row, p)
@@ -133,9 +131,9 @@ def score_task(
             for p in answer
         ]
     )
+    hidden = final_hidden_states([ids for ids, _ in built], lm)
     with torch.no_grad():  # unembed only the positions that are read
-        hidden = lm.model.model(batch, attention_mask=mask).last_hidden_state
-        logits = lm.model.lm_head(hidden[rows, columns])
+        logits = parts(lm.model).unembedding(hidden[rows, columns])
     predicted = iter(logits.argmax(-1).tolist())
     correct = np.zeros((sequences, K_MAX + 1), dtype=bool)
     first = np.zeros((sequences, K_MAX + 1), dtype=int)
@@ -240,27 +238,24 @@ def in_context_figure():
 def icl_facts():
     found = results()
     late_column = f"k = {LATE[0]}–{LATE[-1]}, pooled"
-    columns = ["task", "guessing", *(f"k = {k}" for k in SHOWN_K), late_column]
-    table = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
-    for task in TASKS:
-        curve = found[task.name]
-        cells = [
+    header = ["task", "guessing", *(f"k = {k}" for k in SHOWN_K), late_column]
+    rows = [
+        [
             task.name,
             f"{task.guess:.0%}",
-            *(f"{curve[k]:.0%}" for k in SHOWN_K),
-            f"**{late_accuracy(curve):.0%}**",
+            *(f"{found[task.name][k]:.0%}" for k in SHOWN_K),
+            f"**{late_accuracy(found[task.name]):.0%}**",
         ]
-        table.append("| " + " | ".join(cells) + " |")
+        for task in TASKS
+    ]
     late = {task.name: late_accuracy(found[task.name]) for task in TASKS}
     labels = label_format()
     middle_words = chosen_word(TASKS[1])[:, list(LATE)]
-    lm = load()
     return {
-        "params": f"{sum(p.numel() for p in lm.model.parameters()) / 1e6:.0f}",
         "late_from": str(LATE[0]),
         "late_to": str(LATE[-1]),
         "labels_format_k4": f"{labels[4]:.0%}",
-        "table": "\n".join(table),
+        "table": markdown_table(header, rows),
         "sequences": str(SEQUENCES),
         "k_max": str(K_MAX),
         "tasks": str(len(TASKS)),
@@ -272,7 +267,6 @@ def icl_facts():
         "middle_any_word": f"{(middle_words >= 0).mean():.0%}",
         "middle_last_word": f"{(middle_words == 2).mean():.0%}",
         "next_late": f"{late['next letter']:.0%}",
-        "next_best": f"{found['next letter'].max():.0%}",
         "skip_late": f"{late['skip a letter']:.0%}",
         "labels_late": f"{late['invented labels']:.0%}",
         "labels_format_k0": f"{labels[0]:.0%}",

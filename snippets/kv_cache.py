@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
+from snippets.decoder import parts
 from snippets.next_token import check_prompt
 from snippets.plotting import MUTED, PALETTE, new_figure
 from state_simulators.artifacts import facts, figure
@@ -76,13 +77,14 @@ def equivalence(prompt: str = PROMPT, steps: int = NEW_TOKENS) -> dict:
 # --8<-- [start:generate]
 @contextlib.contextmanager
 def count_tokens_fed(lm: LanguageModel):
-    """Count the tokens that go through the network, whoever calls it."""
+    """Count the tokens that go through the network, whoever calls it: every forward pass
+    starts by embedding its new tokens, ids of shape (batch, tokens)."""
     fed = []
 
-    def count(module, args, kwargs):
-        fed.append(kwargs["input_ids"].shape[-1])
+    def count(module, args):
+        fed.append(args[0].shape[-1])
 
-    hook = lm.model.model.register_forward_pre_hook(count, with_kwargs=True)
+    hook = parts(lm.model).embedding.register_forward_pre_hook(count)
     try:
         yield fed
     finally:
@@ -143,13 +145,13 @@ class CacheSize:
 
 
 def cache_size(config, dtype: torch.dtype = torch.float32) -> CacheSize:
-    """What the cache costs, from the model's config alone."""
-    head_dim = (
-        getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-    )
+    """What the cache costs, from the model's config alone. A model without grouped queries
+    (no `num_key_value_heads`, e.g. GPT-2) has a key-value head per query head."""
+    heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
     return CacheSize(
         layers=config.num_hidden_layers,
-        kv_heads=config.num_key_value_heads,
+        kv_heads=getattr(config, "num_key_value_heads", None) or heads,
         head_dim=head_dim,
         bytes_per_number=dtype.itemsize,
     )
@@ -202,9 +204,6 @@ def kv_cache_facts():
         "fed_with": str(sum(both["fed_with"])),
         "fed_without": f"{sum(both['fed_without']):,}",
         "steps": str(len(both["fed_with"])),
-        "layers": str(size.layers),
-        "kv_heads": str(size.kv_heads),
-        "query_heads": str(config.num_attention_heads),
         "head_dim": str(size.head_dim),
         "group": str(config.num_attention_heads // size.kv_heads),
         "prompt_tokens": str(keys.shape[2]),
@@ -222,7 +221,6 @@ def kv_cache_facts():
             size.for_tokens(CONTEXT) * config.num_attention_heads // size.kv_heads
         ),
         "weights": mebibytes(weights),
-        "max_context": f"{config.max_position_embeddings:,}",
         "max_context_memory": mebibytes(size.for_tokens(config.max_position_embeddings)),
     }
 

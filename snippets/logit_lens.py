@@ -11,8 +11,10 @@ import numpy as np
 import torch
 from matplotlib.colors import LinearSegmentedColormap
 
+from snippets.decoder import parts, require
 from snippets.next_token import check_prompt, show_token
 from snippets.plotting import INK, PALETTE, new_figure
+from snippets.tables import markdown_table
 from state_simulators.artifacts import facts, figure
 from state_simulators.model import LanguageModel, load
 
@@ -43,14 +45,19 @@ def residual_stream(prompt: str, lm: LanguageModel | None = None):
 
 
 def logit_lens(states: torch.Tensor, lm: LanguageModel | None = None):
-    """The logits each layer would give if it were last: unembed(norm(state))."""
+    """The logits each layer would give if it were last: unembed(norm(state)).
+
+    states: (layers + 1, ...positions, hidden) from `residual_stream`;
+    returns (layers + 1, ...positions, vocabulary).
+    """
     lm = lm or load()
+    decoder = require(lm.model, what="the logit lens")
     with torch.no_grad():
-        normed = lm.model.model.norm(states[:-1])
+        normed = decoder.final_norm(states[:-1])
         # transformers returns the last state with the final norm already applied;
         # normalising it again would distort it (the norm has learned weights)
         normed = torch.cat([normed, states[-1:]])
-        return lm.model.lm_head(normed)
+        return decoder.unembedding(normed)
 
 
 # --8<-- [end:lens]
@@ -187,27 +194,28 @@ def lens_facts():
     lm = load()
     found = tracks()
     first = found[0]
-    layers = lm.model.config.num_hidden_layers
+    decoder = parts(lm.model)
+    layers = decoder.depth
     states, logits = residual_stream(PROMPTS[0], lm)
     with torch.no_grad():  # the mistake the lens avoids: the final norm applied twice
-        twice = lm.model.lm_head(lm.model.model.norm(states[-1]))
+        twice = decoder.unembedding(decoder.final_norm(states[-1]))
     settle = [settling_layer([r == 1 for r in t["rank"]]) for t in found]
-    table = [
-        "| prompt | final answer | p at the output | top token from layer |",
-        "|---|---|---|---|",
-    ]
-    for track, layer in zip(found, settle):
-        prompt = track["prompt"].replace("\n", "↵")
-        table.append(
-            f"| `{prompt}` | `{show_token(track['answer'])}` | {track['probability'][-1]:.2f} | {layer} |"
-        )
+    table = markdown_table(
+        ["prompt", "final answer", "p at the output", "top token from layer"],
+        [
+            [
+                "`" + track["prompt"].replace("\n", "↵") + "`",
+                f"`{show_token(track['answer'])}`",
+                f"{track['probability'][-1]:.2f}",
+                layer,
+            ]
+            for track, layer in zip(found, settle)
+        ],
+    )
     g = grid()
     final = g["top"][-1]
     return {
-        "layers": str(layers),
         "states": str(layers + 1),
-        "hidden": str(lm.model.config.hidden_size),
-        "vocab": f"{lm.model.config.vocab_size:,}",
         "first_prompt": first["prompt"],
         "first_answer": show_token(first["answer"]),
         "first_settle": str(settle[0]),
@@ -216,10 +224,9 @@ def lens_facts():
         "first_rank_mid": f"{first['rank'][layers // 2]:,}",
         "mid_layer": str(layers // 2),
         "earliest_settle": str(min(settle)),
-        "latest_settle": str(max(settle)),
         "count": str(len(found)),
         "twice_diff": f"{float((twice - logits).abs().max()):.1f}",
-        "table": "\n".join(table),
+        "table": table,
         "grid_sentence": GRID_SENTENCE,
         "grid_answer": show_token(final[-1]),
         "grid_answer_layer": str(grid_settling_layers(g)[-1]),

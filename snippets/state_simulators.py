@@ -10,8 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from snippets.batching import final_hidden_states
+from snippets.decoder import parts
 from snippets.next_token import show_token
 from snippets.plotting import PALETTE, new_figure
+from snippets.tables import markdown_table
 from state_simulators.artifacts import facts, figure
 from state_simulators.model import LanguageModel, load
 
@@ -93,17 +96,13 @@ SCENARIOS = (
 def next_token_logprobs(
     sequences: list[list[int]], lm: LanguageModel | None = None
 ) -> torch.Tensor:
-    """Log-probabilities of the token after each sequence, in one batched pass."""
+    """Log-probabilities of the token after each sequence, in one batched pass:
+    (sequences, vocabulary)."""
     lm = lm or load()
-    width = max(len(s) for s in sequences)
-    batch = torch.full((len(sequences), width), lm.tokenizer.eos_token_id)
-    mask = torch.zeros_like(batch)
-    for row, ids in enumerate(sequences):  # pad after the text: never attended
-        batch[row, : len(ids)], mask[row, : len(ids)] = torch.tensor(ids), 1
+    hidden = final_hidden_states(sequences, lm)
+    last = hidden[range(len(sequences)), [len(ids) - 1 for ids in sequences]]
     with torch.no_grad():
-        hidden = lm.model.model(batch, attention_mask=mask).last_hidden_state
-        last = hidden[torch.arange(len(sequences)), mask.sum(1) - 1]
-        return torch.log_softmax(lm.model.lm_head(last), dim=-1)
+        return torch.log_softmax(parts(lm.model).unembedding(last), dim=-1)
 
 
 def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -254,28 +253,27 @@ def state_facts():
             c[condition]["top"].strip() == getattr(s, answer) for s, c in zip(SCENARIOS, found)
         )
 
-    table = [
-        "| story | as stated | neutral sentence | changed early | corrected late |",
-        "|---|---|---|---|---|",
-    ]
-    for s, c in zip(SCENARIOS, found):
-        cells = " | ".join(
-            f"`{show_token(c[k]['top'])}` ({c[k]['kl']:.2f})" for k in CONDITIONS
-        )
-        table.append(f"| {s.stated} → {s.corrected} | {cells} |")
+    table = markdown_table(
+        ["story", "as stated", "neutral sentence", "changed early", "corrected late"],
+        [
+            [f"{s.stated} → {s.corrected}"]
+            + [f"`{show_token(c[k]['top'])}` ({c[k]['kl']:.2f})" for k in CONDITIONS]
+            for s, c in zip(SCENARIOS, found)
+        ],
+    )
     ranked = sorted(influence(), key=lambda pair: -pair[1])
     versions = {}
     for key, condition, prompt in zip(KEYS, CONDITIONS, scenario.prompts().values()):
         versions[f"{key}_prompt"] = prompt
         versions[f"{key}_top"] = show_token(main[condition]["top"])
         versions[f"{key}_p_top"] = f"{main[condition]['p_top']:.2f}"
-        versions[f"{key}_kl"] = f"{main[condition]['kl']:.2f}"
+        if condition != "as stated":  # the reference: its KL is zero
+            versions[f"{key}_kl"] = f"{main[condition]['kl']:.2f}"
     return {
         **versions,
         "count": str(n),
         "main_top_stated": show_token(main["as stated"]["top"]),
         "main_p_stated_after": f"{main['corrected late']['p_stated']:.2f}",
-        "stated_wins": str(top_is("as stated", "stated")),
         "neutral_wins": str(top_is("neutral sentence added", "stated")),
         "early_wins": str(top_is("changed early", "corrected")),
         "late_wins": str(top_is("corrected late", "corrected")),
@@ -287,9 +285,8 @@ def state_facts():
         "kl_neutral": median(c["neutral sentence added"]["kl"] for c in found),
         "kl_early": median(c["changed early"]["kl"] for c in found),
         "kl_late": median(c["corrected late"]["kl"] for c in found),
-        "table": "\n".join(table),
+        "table": table,
         "influence_top": ", ".join(f"`{show_token(t)}` ({kl:.1f})" for t, kl in ranked[:3]),
-        "influence_tokens": str(len(ranked)),
         "influence_corrected": f"{dict(influence())[' ' + scenario.corrected]:.2f}",
         "influence_stated": f"{dict(influence())[' ' + scenario.stated]:.2f}",
     }

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from test_batching import TINY, tiny_lm
 
 from snippets import in_context as ic
 
@@ -41,21 +42,35 @@ def test_one_pass_over_the_sequence_equals_prompts_cut_off_after_k_examples(lm):
             assert torch.allclose(full[position], alone, atol=1e-3)
 
 
-def test_the_batched_scorer_agrees_with_a_single_sequence(lm):
+def check_scorer_agrees_with_a_single_sequence(lm):
     task = TASK["invented labels"]
     correct, first = ic.score_task(task, sequences=2, lm=lm)
-    ids, answers = ic.example_sequence(task, 1, lm)
-    with torch.no_grad():
-        predicted = lm.model(torch.tensor([ids])).logits[0].argmax(-1)
-    assert first[1].tolist() == [int(predicted[a[0]]) for a in answers]
-    assert correct[1].tolist() == [all(predicted[p] == ids[p + 1] for p in a) for a in answers]
+    assert correct.shape == first.shape == (2, ic.K_MAX + 1)
+    for seed in (0, 1):  # the batch is right-padded: both rows must come out as if alone
+        ids, answers = ic.example_sequence(task, seed, lm)
+        with torch.no_grad():
+            predicted = lm.model(torch.tensor([ids])).logits[0].argmax(-1)
+        assert first[seed].tolist() == [int(predicted[a[0]]) for a in answers]
+        expected = [all(predicted[p] == ids[p + 1] for p in a) for a in answers]
+        assert correct[seed].tolist() == expected
 
 
+def test_the_batched_scorer_agrees_with_a_single_sequence(lm):
+    check_scorer_agrees_with_a_single_sequence(lm)
+
+
+@pytest.mark.parametrize("kind", sorted(TINY))
+def test_the_scorer_works_for_gpt2_style_and_untied_models(lm, kind):
+    check_scorer_agrees_with_a_single_sequence(tiny_lm(kind, lm.tokenizer))
+
+
+@pytest.mark.claim
 def test_with_no_example_no_task_is_ever_answered_right():
     for name, curve in ic.results().items():
         assert curve[0] == 0, name
 
 
+@pytest.mark.claim
 def test_what_the_model_learns_in_context():
     assert late("swap two words") > TASK["swap two words"].guess  # above a coin toss
     assert ic.late_accuracy(ic.first_token_right(TASK["swap two words"])) > 0.7
@@ -63,6 +78,7 @@ def test_what_the_model_learns_in_context():
     assert late("skip a letter") < 0.15  # a new cipher of the same shape: near guessing
 
 
+@pytest.mark.claim
 def test_what_the_model_does_not_learn_in_context():
     assert late("middle of three words") < TASK["middle of three words"].guess
     chosen = ic.chosen_word(TASK["middle of three words"])[:, list(ic.LATE)]
@@ -84,8 +100,11 @@ def test_the_figure_and_facts_show_the_results():
     facts = ic.icl_facts()
     assert facts["swap_late"] == f"{late('swap two words'):.0%}"
     assert facts["labels_format_late"] == f"{ic.late_accuracy(ic.label_format()):.0%}"
-    assert facts["table"].count("\n") == len(ic.TASKS) + 1
+    table = facts["table"].splitlines()
+    assert len(table) == len(ic.TASKS) + 2  # header, rule, a row per task
+    assert table[2].startswith(f"| {ic.TASKS[0].name} | 50% | {found[ic.TASKS[0].name][0]:.0%} |")
     assert facts["queries"] == str(ic.SEQUENCES * (ic.K_MAX + 1))
+    assert "params" not in facts  # the `model` group's
 
 
 @pytest.mark.parametrize("by, letter, expected", [(1, "c", "d"), (2, "c", "e")])

@@ -1,19 +1,46 @@
 import math
+import statistics
 
 import pytest
 import torch
 from matplotlib.collections import PathCollection
+from test_batching import TINY, tiny_lm
 
 from snippets import state_simulators as ss
 from snippets.next_token import next_token_logits
 
 
-def test_the_batched_scorer_equals_one_prompt_at_a_time(lm):
+@pytest.fixture(scope="module", params=sorted(TINY))
+def tiny(request, lm):
+    return tiny_lm(request.param, lm.tokenizer)
+
+
+def check_batched_scorer(lm):
     prompts = [ss.SCENARIOS[0].prompts()["as stated"], ss.SCENARIOS[0].prompts()["corrected late"]]
     batched = ss.next_token_logprobs([lm.tokenizer(p).input_ids for p in prompts], lm)
+    assert batched.shape == (len(prompts), lm.model.get_output_embeddings().out_features)
     for row, prompt in zip(batched, prompts):
         alone = torch.log_softmax(next_token_logits(prompt, lm), dim=-1)
         assert torch.allclose(row, alone, atol=1e-4)
+
+
+def test_the_batched_scorer_equals_one_prompt_at_a_time(lm):
+    check_batched_scorer(lm)
+
+
+def test_the_batched_scorer_holds_for_gpt2_style_and_untied_models(tiny):
+    check_batched_scorer(tiny)
+
+
+def test_every_deletion_is_scored_against_the_whole_prompt(tiny):
+    prompt = ss.SCENARIOS[0].prompts()["as stated"]
+    found = ss.token_influence(prompt, tiny)
+    ids = tiny.tokenizer(prompt).input_ids
+    assert [t for t, _ in found] == [tiny.tokenizer.decode([i]) for i in ids]
+    assert all(kl >= -1e-6 for _, kl in found)  # a KL divergence is never negative
+    compared = ss.compare(ss.SCENARIOS[0], tiny)
+    assert list(compared) == list(ss.CONDITIONS)
+    assert compared["as stated"]["kl"] == pytest.approx(0.0, abs=1e-5)
 
 
 def test_kl_divergence():
@@ -33,6 +60,7 @@ def test_the_four_versions_of_a_story():
     assert prompts["corrected late"].startswith("The meeting is on Monday.")
 
 
+@pytest.mark.claim
 def test_each_story_answers_with_the_fact_its_whole_text_implies():
     found = ss.comparisons()
     late_wins = 0
@@ -47,20 +75,26 @@ def test_each_story_answers_with_the_fact_its_whole_text_implies():
     assert late_wins >= len(ss.SCENARIOS) - 1
 
 
+@pytest.mark.claim
 def test_an_irrelevant_sentence_often_makes_the_stated_answer_more_likely():
     found = ss.comparisons()
     sharper = sum(c["neutral sentence added"]["p_stated"] > c["as stated"]["p_stated"] for c in found)
     assert sharper > len(found) / 2
 
 
+@pytest.mark.claim
 def test_the_model_hedges_after_a_correction():
     after = ss.comparisons()[0]["corrected late"]
     assert after["p_corrected"] > after["p_stated"] > 0.05
 
 
-def test_deleting_the_correction_matters_more_than_deleting_the_original_fact(lm):
-    influence = dict(ss.influence())
+def test_the_influence_chart_covers_every_token_of_the_corrected_story(lm):
     assert len(ss.influence()) == len(lm.tokenizer(ss.SCENARIOS[0].prompts()["corrected late"]).input_ids)
+
+
+@pytest.mark.claim
+def test_deleting_the_correction_matters_more_than_deleting_the_original_fact():
+    influence = dict(ss.influence())
     assert influence[" Friday"] > 2 * influence[" Monday"]
     facts = ss.state_facts()
     assert float(facts["influence_corrected"]) > 2 * float(facts["influence_stated"])
@@ -82,12 +116,23 @@ def test_figures_draw_the_measured_numbers():
 
 def test_state_facts_count_what_the_comparisons_show():
     facts = ss.state_facts()
-    assert facts["main_top_stated"] == facts["stated_top"] == "␣Monday"
-    assert facts["late_top"] == facts["early_top"] == "␣Friday"
+    found = ss.comparisons()
     assert facts["late_prompt"] == ss.SCENARIOS[0].prompts()["corrected late"]
-    assert float(facts["neutral_kl"]) < float(facts["late_kl"]) < float(facts["early_kl"])
-    assert facts["neutral_wins"] == facts["early_wins"] == facts["count"] == str(len(ss.SCENARIOS))
+    assert facts["count"] == str(len(ss.SCENARIOS))
     late_failures = [f for f in facts["late_failures"].split(", ") if f]
     assert int(facts["late_wins"]) == len(ss.SCENARIOS) - len(late_failures)
+    assert facts["kl_late"] == f"{statistics.median(c['corrected late']['kl'] for c in found):.2f}"
+    table = facts["table"].splitlines()
+    assert len(table) == len(ss.SCENARIOS) + 2  # header, rule, a row per story
+    assert table[2].startswith(f"| {ss.SCENARIOS[0].stated} → {ss.SCENARIOS[0].corrected} | `")
+    assert "stated_kl" not in facts  # the reference: always zero, never shown
+
+
+@pytest.mark.claim
+def test_state_facts_report_what_smollm2_answers():
+    facts = ss.state_facts()
+    assert facts["main_top_stated"] == facts["stated_top"] == "␣Monday"
+    assert facts["late_top"] == facts["early_top"] == "␣Friday"
+    assert float(facts["neutral_kl"]) < float(facts["late_kl"]) < float(facts["early_kl"])
+    assert facts["neutral_wins"] == facts["early_wins"] == facts["count"] == str(len(ss.SCENARIOS))
     assert float(facts["kl_neutral"]) < float(facts["kl_late"]) < float(facts["kl_early"])
-    assert facts["table"].count("\n") == len(ss.SCENARIOS) + 1
