@@ -8,7 +8,41 @@ the fingerprint that keys its figures) stay the same from one test run to the ne
 import hashlib
 from pathlib import Path
 
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
 from state_simulators.cache import atomic_folder, cache_dir
+from state_simulators.model import LanguageModel
+
+# In memory, for mechanics tests: random causal LMs unlike SmolLM2, two layers each: GPT-2
+# (absolute positions, LayerNorm, tied embeddings) and a Llama with untied embeddings.
+TINY = {
+    "gpt2": lambda vocab, eos: GPT2LMHeadModel(
+        GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=vocab, bos_token_id=eos, eos_token_id=eos)
+    ),
+    "llama-untied": lambda vocab, eos: LlamaForCausalLM(
+        LlamaConfig(
+            num_hidden_layers=2,
+            hidden_size=64,
+            intermediate_size=128,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=vocab,
+            tie_word_embeddings=False,
+            bos_token_id=eos,
+            eos_token_id=eos,
+            pad_token_id=eos,
+        )
+    ),
+}
+
+
+def tiny_lm(kind: str, tokenizer) -> LanguageModel:
+    """A seeded random model of `kind`, paired with the embedded model's tokenizer."""
+    torch.manual_seed(0)
+    model = TINY[kind](len(tokenizer), tokenizer.eos_token_id).eval()
+    return LanguageModel(model, tokenizer, f"tiny {kind}")
+
 
 # GPT-2-shaped: absolute (learned) positions, LayerNorm, `transformer.h`, and an unembedding that
 # is not tied to the embedding. Enough positions and layers for every page's experiments.
@@ -16,9 +50,6 @@ GPT2 = dict(n_positions=2048, n_embd=64, n_layer=8, n_head=4, tie_word_embedding
 
 
 def _write(folder: Path, tokenizer) -> None:
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     torch.manual_seed(0)
     config = GPT2Config(
         vocab_size=len(tokenizer),

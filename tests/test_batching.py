@@ -1,38 +1,8 @@
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from snippets import batching
 from state_simulators.model import LanguageModel
-
-# Random causal LMs unlike SmolLM2: GPT-2 (absolute positions, LayerNorm, tied embeddings) and
-# a Llama with untied embeddings. The mechanics must hold for them too; other test files use them.
-TINY = {
-    "gpt2": lambda vocab, eos: GPT2LMHeadModel(
-        GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=vocab, bos_token_id=eos, eos_token_id=eos)
-    ),
-    "llama-untied": lambda vocab, eos: LlamaForCausalLM(
-        LlamaConfig(
-            num_hidden_layers=2,
-            hidden_size=64,
-            intermediate_size=128,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            vocab_size=vocab,
-            tie_word_embeddings=False,
-            bos_token_id=eos,
-            eos_token_id=eos,
-            pad_token_id=eos,
-        )
-    ),
-}
-
-
-def tiny_lm(kind: str, tokenizer) -> LanguageModel:
-    """A seeded random model of `kind`, paired with the embedded model's tokenizer."""
-    torch.manual_seed(0)
-    model = TINY[kind](len(tokenizer), tokenizer.eos_token_id).eval()
-    return LanguageModel(model, tokenizer, f"tiny {kind}")
 
 
 @pytest.fixture(scope="module", params=sorted(TINY))

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import torch
-from test_batching import TINY, tiny_lm
 
+from other_models import TINY, tiny_lm
 from snippets import in_context as ic
 
 TASK = {task.name: task for task in ic.TASKS}

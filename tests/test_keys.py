@@ -4,9 +4,9 @@ import os
 import time
 
 import pytest
-from test_artifacts import FIGURE_MODULE
 
 from state_simulators import keys, model, sources
+from test_artifacts import FIGURE_MODULE
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from test_batching import TINY, tiny_lm
 from transformers import DynamicCache, GPT2Config
 
+from other_models import TINY, tiny_lm
 from snippets import kv_cache as kv
 from snippets.decoder import parts
 from snippets.next_token import next_token_logits

@@ -1,8 +1,8 @@
 import pytest
 import torch
-from test_batching import TINY, tiny_lm
 from transformers import OPTConfig, OPTForCausalLM
 
+from other_models import TINY, tiny_lm
 from snippets import logit_lens as ll
 from snippets.decoder import UnsupportedModel, parts
 from state_simulators.model import LanguageModel

@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from other_models import gpt2_folder
 
 from conftest import OTHER_MODEL, ROOT
+from other_models import gpt2_folder
 from state_simulators import build, environment
 from state_simulators.model import MODEL_ENV
 

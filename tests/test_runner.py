@@ -7,10 +7,10 @@ import sys
 import pytest
 from rich.console import Console
 
-from snippets.ascii_canvas import Recipe
+from snippets.ascii.canvas import Recipe
 from state_simulators import artifacts, cli, includes, runner, sources
 
-ASCII_CANVAS = "snippets.ascii_canvas"
+ASCII_CANVAS = "snippets.ascii.canvas"
 DECLARING = sorted({a.module.removeprefix("snippets.") for a in artifacts.discover().values()})
 
 
@@ -121,7 +121,7 @@ def test_continuations_demo_greedy_once_sampled_per_replicate(lm):
 
 def test_ascii_canvas_demo_prints_every_step_of_a_sequence():
     console = recorded()
-    assert runner.run("snippets.ascii_canvas", ["--seed", "1"], console) == 0
+    assert runner.run(ASCII_CANVAS, ["--seed", "1"], console) == 0
     text = console.export_text()
     recipe = Recipe()
     assert text.count("step ") == len(recipe.sizes)

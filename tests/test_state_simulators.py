@@ -4,8 +4,8 @@ import statistics
 import pytest
 import torch
 from matplotlib.collections import PathCollection
-from test_batching import TINY, tiny_lm
 
+from other_models import TINY, tiny_lm
 from snippets import state_simulators as ss
 from snippets.next_token import next_token_logits
 

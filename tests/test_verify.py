@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from test_artifacts import FIGURE_MODULE
 
 from state_simulators import artifacts, verify
+from test_artifacts import FIGURE_MODULE
 
 NOISY = """
 import random
