@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from other_models import TINY, tiny_lm
 from snippets import batching
 from state_simulators.model import LanguageModel
 
