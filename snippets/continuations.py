@@ -1,9 +1,9 @@
 """Many seeded continuations of a few prompts, generated in one batch, and how repetitive they are.
 
 One call to `transformers`' `generate` continues every (prompt, sampler setting, replicate) row
-at once. A small logits processor gives each row its own setting (greedy, a temperature, a
-truncation), using the samplers of `snippets/sampling.py`, and records the probability the
-untouched model gave every token it drew.
+at once. A small logits processor gives each row its own setting (greedy, a
+temperature, a truncation: a `snippets.sampling.Samplers`) with transformers' own logits warpers,
+and records the probability the untouched model gave every token it drew.
 """
 
 import functools
@@ -13,7 +13,8 @@ import torch
 import transformers
 from torch import Tensor
 
-from snippets.sampling import top_k, warp
+from snippets.next_token import plain_sampling
+from snippets.sampling import GREEDY, Samplers
 from state_simulators.model import LanguageModel, load
 
 SEED = 2024
@@ -21,30 +22,9 @@ NEW_TOKENS = 96
 
 
 @dataclass(frozen=True)
-class Setting:
-    """How one row picks its tokens: greedy when temperature is None, else a warped sample."""
-
-    temperature: float | None = None
-    k: int | None = None
-    p: float | None = None
-    p_base: float | None = None
-
-    @property
-    def label(self) -> str:
-        if self.temperature is None:
-            return "greedy"
-        cuts = [
-            f"{name} {v}"
-            for name, v in (("top-k", self.k), ("top-p", self.p), ("min-p", self.p_base))
-            if v is not None
-        ]
-        return ", ".join([f"T = {self.temperature:g}", *cuts])
-
-
-@dataclass(frozen=True)
 class Continuation:
     prompt: str
-    setting: Setting
+    setting: Samplers
     replicate: int
     token_ids: tuple[int, ...]
     text: str
@@ -57,15 +37,16 @@ class Continuation:
 
 # --8<-- [start:processor]
 class PerRowSampling(transformers.LogitsProcessor):
-    """Warp every row of the batch with its own setting, and remember the
-    probability the untouched model gave each token that was drawn.
+    """Warp every row of the batch with its own setting (transformers' own
+    warpers), and remember the probability the untouched model gave each token
+    that was drawn.
 
     generate hands us the raw logits of step t, and at step t + 1 the token
     it drew at step t: so that token's log-probability is read one step late.
     """
 
-    def __init__(self, settings: list[Setting]):
-        self.settings = settings
+    def __init__(self, settings: list[Samplers]):
+        self.warpers = [s.processors() for s in settings]
         self.log_probs: list[Tensor] = []
         self._previous: Tensor | None = None
 
@@ -77,13 +58,8 @@ class PerRowSampling(transformers.LogitsProcessor):
         if self._previous is not None:
             self.drawn(input_ids[:, -1])
         self._previous = torch.log_softmax(scores, dim=-1)
-        return torch.stack([self.warp_row(row, s) for row, s in zip(scores, self.settings)])
-
-    @staticmethod
-    def warp_row(row: Tensor, s: Setting) -> Tensor:
-        if s.temperature is None:  # greedy: only the best token survives
-            return top_k(row, 1)
-        return warp(row, s.temperature, s.k, s.p, s.p_base)
+        rows = zip(input_ids, scores, self.warpers)
+        return torch.cat([warp(ids[None], row[None]) for ids, row, warp in rows])
 
 
 # --8<-- [end:processor]
@@ -91,7 +67,7 @@ class PerRowSampling(transformers.LogitsProcessor):
 
 # --8<-- [start:batch]
 def continue_batch(
-    rows: list[tuple[str, Setting]],
+    rows: list[tuple[str, Samplers]],
     new_tokens: int = NEW_TOKENS,
     seed: int = SEED,
     lm: LanguageModel | None = None,
@@ -108,13 +84,9 @@ def continue_batch(
     with torch.no_grad():
         out = lm.model.generate(
             **batch,
-            do_sample=True,
-            temperature=1.0,
-            top_k=0,
-            top_p=1.0,
+            **plain_sampling(1.0, lm.tokenizer),  # the processor does the warping
             logits_processor=[processor],
             max_new_tokens=new_tokens,
-            pad_token_id=lm.tokenizer.eos_token_id,
         )
     new = out[:, batch.input_ids.shape[1] :]
     processor.drawn(new[:, -1])
@@ -126,7 +98,7 @@ def continue_batch(
 
 
 def run(
-    plan: list[tuple[str, Setting]], replicates: int, lm: LanguageModel | None = None
+    plan: list[tuple[str, Samplers]], replicates: int, lm: LanguageModel | None = None
 ) -> list[Continuation]:
     """Each (prompt, setting) of the plan `replicates` times (greedy once), all in one batch.
 
@@ -136,7 +108,7 @@ def run(
     rows = [
         (prompt, setting, r)
         for prompt, setting in plan
-        for r in range(1 if setting.temperature is None else replicates)
+        for r in range(1 if setting.greedy else replicates)
     ]
     results = continue_batch([(prompt, setting) for prompt, setting, _ in rows], lm=lm)
     done = []
@@ -214,9 +186,10 @@ STORY = "Once upon a time there was a dear little girl"
 LANGUAGE = "I think the best way to learn a new language is"
 HISTORY = "The history of the city of"
 PROMPTS = (STORY, LANGUAGE, HISTORY)
+NAMES = {STORY: "Red-Cap", LANGUAGE: "language", HISTORY: "history"}  # as tables name them
 TEMPERATURES = (0.25, 0.5, 1.0, 1.5)
 HOT = 1.5
-TRUNCATIONS = (Setting(HOT, p=0.9), Setting(HOT, p_base=0.1))
+TRUNCATIONS = (Samplers(HOT, top_p=0.9), Samplers(HOT, min_p=0.1))
 REPLICATES = 3
 
 
@@ -224,7 +197,7 @@ REPLICATES = 3
 def experiment() -> tuple[Continuation, ...]:
     """Every prompt greedily and at each temperature, plus the story prompt hot with a cut:
     one batch, computed once per process."""
-    ladder = (Setting(), *(Setting(t) for t in TEMPERATURES))
+    ladder = (GREEDY, *(Samplers(t) for t in TEMPERATURES))
     plan = [(prompt, s) for prompt in PROMPTS for s in ladder]
     plan += [(STORY, s) for s in TRUNCATIONS]
     return tuple(run(plan, REPLICATES))
@@ -242,7 +215,7 @@ def add_arguments(parser) -> None:
 def demo(args, console) -> None:
     """`python -m snippets.continuations`: a few continuations of one prompt, and their loops."""
     lm = load()
-    setting = Setting(args.temperature)
+    setting = GREEDY if args.temperature is None else Samplers(args.temperature)
     rows = [(args.prompt, setting)] * (1 if args.temperature is None else args.replicates)
     for number, (ids, _) in enumerate(continue_batch(rows, args.tokens, SEED, lm)):
         share = repeated_ngram_share(ids) if len(ids) >= 4 else 0.0

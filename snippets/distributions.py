@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import torch
 
 from snippets import continuations
+from snippets.decoder import parts
 from snippets.next_token import check_prompt, next_token_logits, show_token
 from snippets.plotting import MUTED, PALETTE, new_figure
-from snippets.sampling import entropy_bits
+from snippets.sampling import GREEDY, Samplers, entropy_bits
+from snippets.tables import markdown_table
 from state_simulators.artifacts import facts, figure
 from state_simulators.model import LanguageModel, load
 
@@ -45,13 +47,13 @@ LOW, HIGH = 0.05, 0.9  # what counts as a surprising and as an expected token
 # --8<-- [start:logits]
 def logits_from_hidden_state(prompt: str, lm: LanguageModel | None = None):
     """The last layer's state at the final position, times the unembedding
-    matrix: one score per vocabulary token. (SmolLM2 reuses its input
-    embedding matrix as its unembedding.)"""
+    matrix: one score per vocabulary token. Shape: (vocabulary size,)."""
     lm = lm or load()
+    decoder = parts(lm.model)  # the model's body and head, whatever its family
     ids = lm.tokenizer(check_prompt(prompt), return_tensors="pt").input_ids
     with torch.no_grad():
-        hidden = lm.model.model(ids).last_hidden_state[0, -1]  # 576 numbers
-        unembedding = lm.model.lm_head.weight  # vocabulary size x 576
+        hidden = decoder.body(ids).last_hidden_state[0, -1]  # hidden size
+        unembedding = decoder.unembedding.weight  # vocabulary size x hidden size
         return unembedding @ hidden
 
 
@@ -119,8 +121,8 @@ def story_rows() -> dict[str, list[continuations.Continuation]]:
     """The greedy continuation of the story prompt and its samples at T = 1."""
     rows = [r for r in continuations.experiment() if r.prompt == continuations.STORY]
     return {
-        "greedy": [r for r in rows if r.setting == continuations.Setting()],
-        "samples": [r for r in rows if r.setting == continuations.Setting(1.0)],
+        "greedy": [r for r in rows if r.setting == GREEDY],
+        "samples": [r for r in rows if r.setting == Samplers(1.0)],
     }
 
 
@@ -211,13 +213,13 @@ def greedy_versus_human_figure():
     return fig
 
 
-def _table(
-    rows: list[tuple[str, continuations.Continuation | None, tuple[float, ...]]],
-) -> str:
-    lines = ["| continuation | mean ln p per token | total ln p (tokens) |", "|---|---:|---:|"]
-    for label, _, lps in rows:
-        lines.append(f"| {label} | {mean(lps):.2f} | {sum(lps):.0f} ({len(lps)}) |")
-    return "\n".join(lines)
+def score_table(rows: list[tuple[str, tuple[float, ...]]]) -> str:
+    """Each continuation's log-probabilities (ln p per token) as a row of the page's table."""
+    return markdown_table(
+        ["continuation", "mean ln p per token", "total ln p (tokens)"],
+        [[label, f"{mean(lps):.2f}", f"{sum(lps):.0f} ({len(lps)})"] for label, lps in rows],
+        align=[None, "right", "right"],
+    )
 
 
 def for_tab(text: str, width: int = 72) -> str:
@@ -228,86 +230,91 @@ def for_tab(text: str, width: int = 72) -> str:
 
 def feedback_table() -> str:
     """Probability of the token completing a 4-gram, by earlier occurrences, per greedy text."""
-    names = {
-        continuations.STORY: "Red-Cap",
-        continuations.LANGUAGE: "language",
-        continuations.HISTORY: "history",
-    }
     rows = {
-        names[r.prompt]: continuations.probability_by_repeat(
+        continuations.NAMES[r.prompt]: continuations.probability_by_repeat(
             list(r.token_ids), [math.exp(v) for v in r.log_probs]
         )
         for r in continuations.experiment()
-        if r.setting == continuations.Setting()
+        if r.setting == GREEDY
     }
     counts = sorted({c for by in rows.values() for c in by})
     ordinal = {0: "1st", 1: "2nd", 2: "3rd"}
-    lines = [
-        "| greedy text | "
-        + " | ".join(f"{ordinal.get(c, f'{c + 1}th')} time" for c in counts)
-        + " |",
-        "|---|" + "---:|" * len(counts),
-    ]
-    for name, by in rows.items():
-        cells = [f"{by[c]:.2f}" if c in by else "—" for c in counts]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(
+        ["greedy text"] + [f"{ordinal.get(c, f'{c + 1}th')} time" for c in counts],
+        [
+            [name] + [f"{by[c]:.2f}" if c in by else "—" for c in counts]
+            for name, by in rows.items()
+        ],
+        align=[None] + ["right"] * len(counts),
+    )
 
 
-@facts("distributions")
-def distributions_facts():
-    lm = load()
-    logits = prompt_logits()
-    tokenizer = lm.tokenizer
-    out = {
-        "vocab": f"{lm.model.config.vocab_size:,}",
-        "hidden": str(lm.model.config.hidden_size),
-        "uniform_bits": f"{math.log2(lm.model.config.vocab_size):.1f}",
-    }
+def prompt_facts() -> dict[str, str]:
+    """The three prompts of the page: top token, its probability, the entropy."""
+    tokenizer = load().tokenizer
+    out = {"uniform_bits": f"{math.log2(load().model.config.vocab_size):.1f}"}
     for key, kind in (("fact", "a fact"), ("story", "a story"), ("code", "code")):
-        z = logits[kind]
+        z = prompt_logits()[kind]
         p = torch.softmax(z, dim=-1)
         out[f"{key}_prompt"] = PROMPTS[kind]
         out[f"{key}_top"] = tokenizer.decode([int(p.argmax())]).strip()
         out[f"{key}_p"] = f"{float(p.max()):.2f}"
         out[f"{key}_bits"] = f"{entropy_bits(z):.1f}"
-    prose, code = passages()["prose"], passages()["code"]
-    for key, passage in (("prose", prose), ("code", code)):
+    story = torch.softmax(prompt_logits()["a story"], dim=-1)
+    out["story_rest"] = f"{1 - float(story.max()):.0%}"
+    return out
+
+
+def passage_facts() -> dict[str, str]:
+    """Entropy along the two passages, and what the loss pays for on the prose."""
+    out = {}
+    for key, passage in passages().items():
         values = [p.entropy for p in passage]
         out[f"{key}_mean_bits"] = f"{mean(values):.1f}"
         out[f"{key}_sure_share"] = f"{sum(v < SURE for v in values) / len(values):.0%}"
         out[f"{key}_tokens"] = str(len(passage))
-    prose_loss = mean([-math.log(p.probability) for p in prose])
-    out["prose_loss"] = f"{prose_loss:.2f}"
-    out["prose_top_right"] = f"{mean([p.top_guess for p in prose]):.0%}"
-    out["all_in_loss"] = f"{all_in_loss(prose, BET, lm.model.config.vocab_size):.1f}"
-    out["bet"] = f"{BET:.0%}"
-    out["bet_rest"] = f"{1 - BET:.0%}"
-    out["sure_bits"] = f"{SURE:g}"
-    out["story_rest"] = f"{1 - float(torch.softmax(logits['a story'], dim=-1).max()):.0%}"
+    prose = passages()["prose"]
+    vocabulary = load().model.config.vocab_size
+    return out | {
+        "prose_loss": f"{mean([-math.log(p.probability) for p in prose]):.2f}",
+        "prose_top_right": f"{mean([p.top_guess for p in prose]):.0%}",
+        "all_in_loss": f"{all_in_loss(prose, BET, vocabulary):.1f}",
+        "bet": f"{BET:.0%}",
+        "bet_rest": f"{1 - BET:.0%}",
+        "sure_bits": f"{SURE:g}",
+    }
+
+
+def greedy_facts() -> dict[str, str]:
+    """Greedy against samples and the human text: the table, the texts, the surprises."""
     rows = story_rows()
     greedy, samples = rows["greedy"][0], rows["samples"]
     human = human_log_probs()
-    table_rows = [("greedy", greedy, greedy.log_probs)]
-    table_rows += [(f"sample {i + 1} (T = 1)", s, s.log_probs) for i, s in enumerate(samples)]
-    table_rows += [("human: the Grimms' text", None, human)]
-    out["table"] = _table(table_rows)
-    out["redcap_prompt"] = continuations.STORY
-    out["greedy_text"] = for_tab(continuations.STORY + greedy.text + " …")
-    out["sample_text"] = for_tab(continuations.STORY + samples[0].text + " …")
-    out["human_text"] = for_tab(continuations.STORY + HUMAN)
+    table_rows = [("greedy", greedy.log_probs)]
+    table_rows += [(f"sample {i + 1} (T = 1)", s.log_probs) for i, s in enumerate(samples)]
+    table_rows += [("human: the Grimms' text", human)]
     human_p = [math.exp(v) for v in human]
-    out["human_low_share"] = f"{mean([p < LOW for p in human_p]):.0%}"
-    out["greedy_low_share"] = f"{mean([math.exp(v) < LOW for v in greedy.log_probs]):.0%}"
-    out["low"] = f"{LOW:.0%}"
-    out["human_high"] = str(sum(p > HIGH for p in human_p))
-    out["high"] = f"{HIGH:.0%}"
-    out["greedy_mean_p"] = f"{mean([math.exp(v) for v in greedy.log_probs]):.2f}"
-    out["human_mean_p"] = f"{mean([math.exp(v) for v in human]):.2f}"
-    out["greedy_repeats"] = f"{continuations.repeated_ngram_share(list(greedy.token_ids)):.0%}"
-    out["feedback_table"] = feedback_table()
-    out["new_tokens"] = str(continuations.NEW_TOKENS)
-    return out
+    return {
+        "table": score_table(table_rows),
+        "redcap_prompt": continuations.STORY,
+        "greedy_text": for_tab(continuations.STORY + greedy.text + " …"),
+        "sample_text": for_tab(continuations.STORY + samples[0].text + " …"),
+        "human_text": for_tab(continuations.STORY + HUMAN),
+        "human_low_share": f"{mean([p < LOW for p in human_p]):.0%}",
+        "greedy_low_share": f"{mean([math.exp(v) < LOW for v in greedy.log_probs]):.0%}",
+        "low": f"{LOW:.0%}",
+        "human_high": str(sum(p > HIGH for p in human_p)),
+        "high": f"{HIGH:.0%}",
+        "greedy_repeats": f"{continuations.repeated_ngram_share(list(greedy.token_ids)):.0%}",
+        "feedback_table": feedback_table(),
+        "new_tokens": str(continuations.NEW_TOKENS),
+    }
+
+
+@facts("distributions")
+def distributions_facts():
+    """The numbers docs/distributions.md quotes; the model's size is in the `model` group."""
+    return prompt_facts() | passage_facts() | greedy_facts()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ For a handful of prompts the build stores the model's real logits: the TOP highe
 the rest of the vocabulary as a histogram (bins BIN logits wide, each with its token count and
 the mean logit of its tokens). Expanded again, that is a full vocabulary of logits, so the page's
 JavaScript and this module can run the same samplers on it; `view` is what the page must display.
+The sliders start at SLIDERS, stored in the data file as `Samplers.to_json` writes it.
 """
 
 import functools
@@ -13,7 +14,7 @@ import math
 import torch
 
 from snippets.next_token import next_token_logits
-from snippets.sampling import entropy_bits, survivors, warp, warp_temperature_last
+from snippets.sampling import Samplers, entropy_bits, survivors, warp, warp_temperature_last
 from state_simulators.artifacts import data, facts
 from state_simulators.model import load
 
@@ -27,6 +28,7 @@ PROMPTS = {
 }
 TOP = 256
 BIN = 0.1
+SLIDERS = Samplers(1.0, top_k=50, top_p=0.9, min_p=0.1)  # where they start; cuts start off
 
 
 def _floor(value: float, digits: int = 4) -> float:
@@ -78,6 +80,7 @@ def explorer_data():
         "vocab": lm.model.config.vocab_size,
         "top": TOP,
         "bin": BIN,
+        "samplers": SLIDERS.to_json(),
         "prompts": entries,
     }
 
@@ -112,7 +115,6 @@ def explorer_facts():
         "prompts": str(len(content["prompts"])),
         "top": str(TOP),
         "bin": f"{BIN:g}",
-        "vocab": f"{content['vocab']:,}",
         "kilobytes": f"{len(artifacts_bytes(content)) / 1024:.0f}",
         "error": f"{compression_error():.4f}",
         "checked": ", ".join(f"{t:g}" for t in CHECKED),
@@ -120,18 +122,11 @@ def explorer_facts():
 
 
 # --8<-- [start:view]
-def view(
-    entry: dict,
-    temperature: float = 1.0,
-    k: int | None = None,
-    p: float | None = None,
-    p_base: float | None = None,
-    temperature_last: bool = False,
-) -> dict:
+def view(entry: dict, samplers: Samplers, temperature_last: bool = False) -> dict:
     """What the explorer shows for these settings: entropy, survivors, and for
     every named token its probability and whether the cuts kept it."""
     pipeline = warp_temperature_last if temperature_last else warp
-    logits = pipeline(expand(entry), temperature, k, p, p_base)
+    logits = pipeline(expand(entry), samplers)
     probabilities = torch.softmax(logits, dim=-1)
     named = slice(0, len(entry["logits"]))
     return {

@@ -26,7 +26,7 @@ def check_prompt(prompt: str) -> str:
 
 
 def check_temperature(temperature: float) -> float:
-    if not temperature > 0:
+    if not isinstance(temperature, int | float) or not temperature > 0:
         raise ValueError(
             f"temperature must be > 0 (got {temperature}); for the single most likely "
             "token use greedy decoding instead"
@@ -93,6 +93,18 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, seed: int 
     return int(torch.multinomial(probabilities, 1, generator=generator))
 
 
+def plain_sampling(temperature: float | None, tokenizer) -> dict:
+    """`generate` arguments that draw from softmax(logits / T) and nothing else: top-k and
+    top-p off (a model's generation config may switch them on), padding with end-of-text.
+    Greedy decoding when temperature is None."""
+    if temperature is None:
+        sampling = {"do_sample": False}
+    else:
+        sampling = {"do_sample": True, "temperature": check_temperature(temperature)}
+        sampling |= {"top_k": 0, "top_p": 1.0}
+    return sampling | {"pad_token_id": tokenizer.eos_token_id}
+
+
 def generate(
     prompt: str,
     max_new_tokens: int = 40,
@@ -103,23 +115,10 @@ def generate(
     """Continue the prompt with transformers' own `generate`: greedy when temperature is None."""
     lm = lm or load()
     ids = lm.tokenizer(check_prompt(prompt), return_tensors="pt")
-    sampling = (
-        {"do_sample": False}
-        if temperature is None
-        else {
-            "do_sample": True,
-            "temperature": check_temperature(temperature),
-            "top_k": 0,
-            "top_p": 1.0,
-        }
-    )
     transformers.set_seed(seed)
     with torch.no_grad():
         out = lm.model.generate(
-            **ids,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=lm.tokenizer.eos_token_id,
-            **sampling,
+            **ids, max_new_tokens=max_new_tokens, **plain_sampling(temperature, lm.tokenizer)
         )
     return lm.tokenizer.decode(out[0, ids.input_ids.shape[1] :], skip_special_tokens=True)
 
@@ -167,12 +166,9 @@ def model_facts():
 
 @facts("home")
 def home_facts():
-    lm = load()
-    first, second, third = next_token_distribution(HOME_PROMPT, top=3, lm=lm)
+    """The home page's first distribution; the model's size is in the `model` group."""
+    first, second, third = next_token_distribution(HOME_PROMPT, top=3)
     return {
-        "model": lm.name,
-        "vocab": f"{lm.model.config.vocab_size:,}",
-        "layers": str(lm.model.config.num_hidden_layers),
         "top_token": show_token(first.token),
         "top_p": f"{first.probability:.2f}",
         "second_token": show_token(second.token),

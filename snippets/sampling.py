@@ -2,12 +2,17 @@
 
 Every function takes the 1-D logits of one position and returns new logits, with the tokens it
 removes set to -inf (so a softmax gives them probability 0). They match `transformers`' own
-logits warpers, which the tests check token by token on the model's real logits.
+logits warpers, which the tests check token by token on the model's real logits. One setting of
+all four is a `Samplers`: the one form the pages, the batched experiment and the explorer's
+data file use.
 """
 
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import torch
+import transformers
 from torch import Tensor
 
 from snippets.next_token import check_temperature
@@ -31,6 +36,74 @@ def _check_fraction(name: str, value: float) -> float:
             f"token, and to switch {name} off leave it out"
         )
     return value
+
+
+@dataclass(frozen=True)
+class Samplers:
+    """One sampler setting: a temperature and up to three cuts, each None when not used.
+
+    `temperature=None` is greedy decoding (only the most likely token survives). Impossible
+    values (T <= 0, k < 1, p outside (0, 1]) raise ValueError with one line naming the fix.
+    """
+
+    temperature: float | None = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    min_p: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.temperature is not None:
+            check_temperature(self.temperature)
+        if self.top_k is not None:
+            _check_k(self.top_k)
+        for name, value in (("top-p", self.top_p), ("min-p", self.min_p)):
+            if value is not None:
+                _check_fraction(name, value)
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature is None
+
+    @property
+    def cuts(self) -> str:
+        """The cuts as a reader names them: "top-k 50, min-p 0.1", or "no cut"."""
+        named = (("top-k", self.top_k), ("top-p", self.top_p), ("min-p", self.min_p))
+        return ", ".join(f"{name} {v}" for name, v in named if v is not None) or "no cut"
+
+    @property
+    def label(self) -> str:
+        """How pages name the setting: "greedy", "T = 1.5" or "T = 1.5, top-p 0.9"."""
+        if self.greedy:
+            return "greedy"
+        temperature = f"T = {self.temperature:g}"
+        return temperature if self.cuts == "no cut" else f"{temperature}, {self.cuts}"
+
+    def at(self, temperature: float | None) -> "Samplers":
+        """The same cuts at another temperature."""
+        return dataclasses.replace(self, temperature=temperature)
+
+    def processors(self) -> transformers.LogitsProcessorList:
+        """transformers' own logits warpers for this setting, in the order `generate` runs
+        them; greedy is top-k 1."""
+        if self.greedy:
+            return transformers.LogitsProcessorList([transformers.TopKLogitsWarper(1)])
+        chain = [transformers.TemperatureLogitsWarper(self.temperature)]
+        for value, warper in (
+            (self.top_k, transformers.TopKLogitsWarper),
+            (self.top_p, transformers.TopPLogitsWarper),
+            (self.min_p, transformers.MinPLogitsWarper),
+        ):
+            if value is not None:
+                chain.append(warper(value))
+        return transformers.LogitsProcessorList(chain)
+
+    def to_json(self) -> dict:
+        """The setting as the explorer's data file stores it (null: not used);
+        `Samplers(**data)` reads it back."""
+        return dataclasses.asdict(self)
+
+
+GREEDY = Samplers(temperature=None)
 
 
 # --8<-- [start:temperature]
@@ -80,27 +153,26 @@ def min_p(logits: Tensor, p_base: float) -> Tensor:
 
 
 # --8<-- [start:pipeline]
-def warp(
-    logits: Tensor,
-    temperature: float = 1.0,
-    k: int | None = None,
-    p: float | None = None,
-    p_base: float | None = None,
-) -> Tensor:
-    """All four, in the order `transformers` applies them: temperature first."""
-    logits = apply_temperature(logits, temperature)
-    if k is not None:
-        logits = top_k(logits, k)
-    if p is not None:
-        logits = top_p(logits, p)
-    if p_base is not None:
-        logits = min_p(logits, p_base)
+def warp(logits: Tensor, samplers: Samplers) -> Tensor:
+    """All four, in the order `transformers` applies them: temperature first.
+    `samplers` holds a temperature and the cuts to make (None: not made)."""
+    if samplers.greedy:
+        return top_k(logits, 1)
+    logits = apply_temperature(logits, samplers.temperature)
+    if samplers.top_k is not None:
+        logits = top_k(logits, samplers.top_k)
+    if samplers.top_p is not None:
+        logits = top_p(logits, samplers.top_p)
+    if samplers.min_p is not None:
+        logits = min_p(logits, samplers.min_p)
     return logits
 
 
-def sample(logits: Tensor, generator: torch.Generator | None = None, **settings) -> int:
-    """Draw one token id from the warped distribution (settings as for warp)."""
-    probabilities = torch.softmax(warp(logits, **settings), dim=-1)
+def sample(
+    logits: Tensor, samplers: Samplers, generator: torch.Generator | None = None
+) -> int:
+    """Draw one token id from the warped distribution."""
+    probabilities = torch.softmax(warp(logits, samplers), dim=-1)
     return int(torch.multinomial(probabilities, 1, generator=generator))
 
 
@@ -124,15 +196,10 @@ def survivors(logits: Tensor) -> int:
 
 
 # --8<-- [start:order]
-def warp_temperature_last(
-    logits: Tensor,
-    temperature: float = 1.0,
-    k: int | None = None,
-    p: float | None = None,
-    p_base: float | None = None,
-) -> Tensor:
+def warp_temperature_last(logits: Tensor, samplers: Samplers) -> Tensor:
     """The other order: cut the T = 1 distribution, then divide by T."""
-    return apply_temperature(warp(logits, 1.0, k, p, p_base), temperature)
+    cut = warp(logits, samplers.at(1.0))
+    return apply_temperature(cut, samplers.temperature)
 
 
 # --8<-- [end:order]
@@ -158,21 +225,16 @@ def demo(args, console) -> None:
     table = Table(title=f"After {args.prompt!r}, at T = {args.temperature:g}")
     for column in ("sampler", "tokens kept", "entropy (bits)", "a draw (seed)"):
         table.add_column(column)
-    for label, settings in {
-        "temperature only": {},
-        f"top-k {args.top_k}": {"k": args.top_k},
-        f"top-p {args.top_p:g}": {"p": args.top_p},
-        f"min-p {args.min_p:g}": {"p_base": args.min_p},
-    }.items():
-        warped = warp(logits, args.temperature, **settings)
-        drawn = sample(
-            logits,
-            torch.Generator().manual_seed(args.seed),
-            temperature=args.temperature,
-            **settings,
-        )
+    for samplers in (
+        Samplers(args.temperature),
+        Samplers(args.temperature, top_k=args.top_k),
+        Samplers(args.temperature, top_p=args.top_p),
+        Samplers(args.temperature, min_p=args.min_p),
+    ):
+        warped = warp(logits, samplers)
+        drawn = sample(logits, samplers, torch.Generator().manual_seed(args.seed))
         table.add_row(
-            label,
+            "temperature only" if samplers.cuts == "no cut" else samplers.cuts,
             str(survivors(warped)),
             f"{abs(entropy_bits(warped)):.2f}",
             repr(load().tokenizer.decode([drawn])),

@@ -15,32 +15,21 @@ from snippets.continuations import distinct_ngrams, repeated_ngram_share
 from snippets.distributions import CODE, HUMAN, PROMPTS, mean
 from snippets.next_token import next_token_logits, show_token
 from snippets.plotting import MUTED, PALETTE, new_figure
-from snippets.sampling import apply_temperature, entropy_bits
+from snippets.sampling import GREEDY, Samplers, apply_temperature, entropy_bits
+from snippets.tables import markdown_table
 from state_simulators.artifacts import facts, figure
 from state_simulators.model import LanguageModel, load
 
 SHOWN = (0.25, 0.5, 1.0, 1.5, 2.0)  # the temperatures the distribution figure draws
+QUOTED = (0.25, 1.0, 2.0)  # those of them the prose quotes
 STORY_PROMPT = PROMPTS["a story"]
-ALL_PROMPTS = {
-    **PROMPTS,
-    "Red-Cap": continuations.STORY,
-    "language": continuations.LANGUAGE,
-    "history": continuations.HISTORY,
-}
+ALL_PROMPTS = {**PROMPTS, **{name: prompt for prompt, name in continuations.NAMES.items()}}
 SWEEP = tuple(round(0.05 * i, 2) for i in range(1, 61))  # T = 0.05 ... 3.0
 FIT = tuple(round(0.5 + 0.05 * i, 2) for i in range(31))  # T = 0.5 ... 2.0
 TEXTS = {"prose (Red-Cap)": continuations.STORY + HUMAN, "code": CODE}
-LADDER = (
-    continuations.Setting(),
-    *(continuations.Setting(t) for t in continuations.TEMPERATURES),
-)
+LADDER = (GREEDY, *(Samplers(t) for t in continuations.TEMPERATURES))
 LOOP = 0.1  # a continuation with more than this share of repeated 4-grams is stuck in a loop
 INK_T1 = "#222222"  # T = 1, the trained distribution, drawn in the ink colour
-NAMES = {
-    continuations.STORY: "Red-Cap",
-    continuations.LANGUAGE: "language",
-    continuations.HISTORY: "history",
-}
 
 
 # --8<-- [start:probabilities]
@@ -105,8 +94,7 @@ def collapse_table() -> dict[tuple[str, str], dict[str, float]]:
     for row in continuations.experiment():
         if row.setting in LADDER:
             key = (row.prompt, row.setting.label)
-            greedy = row.setting.temperature is None
-            copies = continuations.REPLICATES if greedy else 1
+            copies = continuations.REPLICATES if row.setting.greedy else 1
             groups.setdefault(key, []).extend([list(row.token_ids)] * copies)
             log_p.setdefault(key, []).append(row.mean_log_prob)
     return {
@@ -153,7 +141,7 @@ def temperature_distribution_figure():
 @figure("entropy-by-temperature.svg")
 def entropy_by_temperature_figure():
     fig, ax = new_figure()
-    vocab = load().model.config.vocab_size
+    vocab = all_logits()["a fact"].numel()
     for (name, curve), colour in zip(entropy_curves().items(), PALETTE):
         ax.plot(SWEEP, curve, color=colour, label=name)
     ax.axhline(math.log2(vocab), color=MUTED, linestyle=":")
@@ -211,7 +199,7 @@ def low_temperature_collapse_figure():
                 [table[prompt, s.label][measure] for s in LADDER],
                 "o-",
                 color=colour,
-                label=NAMES[prompt],
+                label=continuations.NAMES[prompt],
                 markersize=4,
             )
         ax.set_title(measure, fontsize=10)
@@ -226,36 +214,36 @@ def low_temperature_collapse_figure():
     return fig
 
 
-def _collapse_markdown() -> str:
+def collapse_markdown() -> str:
+    """The collapse table as the page shows it: a row per measure and prompt."""
     table = collapse_table()
-    header = (
-        "| measure | prompt | "
-        + " | ".join(["greedy", *(f"T={t:g}" for t in continuations.TEMPERATURES)])
-        + " |"
-    )
-    lines = [header, "|---|---|" + "---:|" * len(LADDER)]
     formats = {
         "repeated 4-grams": ("repeats", "{:.0%}"),
         "distinct 2-grams": ("distinct", "{:.0%}"),
         "mean ln p": ("ln p", "{:.2f}"),
     }
-    for measure, (short, fmt) in formats.items():
-        for prompt in continuations.PROMPTS:
-            cells = [fmt.format(table[prompt, s.label][measure]) for s in LADDER]
-            lines.append(f"| {short} | {NAMES[prompt]} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(
+        ["measure", "prompt", "greedy", *(f"T={t:g}" for t in continuations.TEMPERATURES)],
+        [
+            [short, continuations.NAMES[prompt]]
+            + [fmt.format(table[prompt, s.label][measure]) for s in LADDER]
+            for measure, (short, fmt) in formats.items()
+            for prompt in continuations.PROMPTS
+        ],
+        align=[None, None] + ["right"] * len(LADDER),
+    )
 
 
-@facts("temperature")
-def temperature_facts():
-    lm = load()
+def worked_example_facts() -> dict[str, str]:
+    """The two best tokens after the fact prompt, at T = 1 and T = 0.5."""
+    tokenizer = load().tokenizer
     france = all_logits()["a fact"]
     first, second = torch.topk(france, 2).indices
     ratio = float(torch.exp(france[first] - france[second]))
-    out = {
+    return {
         "fact_prompt": PROMPTS["a fact"],
-        "first": lm.tokenizer.decode([int(first)]).strip(),
-        "second": lm.tokenizer.decode([int(second)]).strip(),
+        "first": tokenizer.decode([int(first)]).strip(),
+        "second": tokenizer.decode([int(second)]).strip(),
         "first_logit": f"{float(france[first]):.1f}",
         "second_logit": f"{float(france[second]):.1f}",
         "first_logit_half": f"{float(france[first]) * 2:.1f}",
@@ -264,63 +252,75 @@ def temperature_facts():
         "ratio_half": f"{ratio**2:.0f}",
         "first_p_half": f"{float(probabilities(france, 0.5)[first]):.3f}",
         "first_p": f"{float(probabilities(france, 1.0)[first]):.2f}",
-        "story_prompt": STORY_PROMPT,
-        "prompts": str(len(ALL_PROMPTS)),
-        "vocab": f"{lm.model.config.vocab_size:,}",
-        "uniform_bits": f"{math.log2(lm.model.config.vocab_size):.1f}",
-        "new_tokens": str(continuations.NEW_TOKENS),
-        "replicates": str(continuations.REPLICATES),
-        "rows": str(len(continuations.experiment())),
-        "collapse_table": _collapse_markdown(),
     }
-    at_one = {name: entropy_bits(z) for name, z in all_logits().items()}
-    low, high = min(at_one, key=at_one.get), max(at_one, key=at_one.get)
-    out.update(
-        t1_min_name=low,
-        t1_min_bits=f"{at_one[low]:.1f}",
-        t1_max_name=high,
-        t1_max_bits=f"{at_one[high]:.1f}",
-        t1_max_tokens=f"{2 ** at_one[high]:,.0f}",
-    )
-    out["prompts_table"] = "\n".join(
-        ["| name | prompt |", "|---|---|"]
-        + [f"| {name} | `{prompt}` |" for name, prompt in ALL_PROMPTS.items()]
-    )
-    out["params"] = f"{sum(p.numel() for p in lm.model.parameters()) / 1e6:.0f} million"
+
+
+def entropy_facts() -> dict[str, str]:
+    """The story prompt at the quoted temperatures, and the prompts' spread at T = 1."""
     story = all_logits()["a story"]
-    for t in SHOWN:
+    out = {"story_prompt": STORY_PROMPT, "prompts": str(len(ALL_PROMPTS))}
+    for t in QUOTED:
         key = f"{t:g}".replace(".", "_")
         out[f"story_bits_{key}"] = f"{entropy_bits(apply_temperature(story, t)):.1f}"
-        out[f"story_others_{key}"] = (
-            f"{1 - float(probabilities(story, t).topk(8).values.sum()):.2f}"
-        )
+        others = 1 - float(probabilities(story, t).topk(8).values.sum())
+        out[f"story_others_{key}"] = f"{others:.2f}"
+    at_one = {name: entropy_bits(z) for name, z in all_logits().items()}
+    low, high = min(at_one, key=at_one.get), max(at_one, key=at_one.get)
+    out["prompts_table"] = markdown_table(
+        ["name", "prompt"], [[name, f"`{prompt}`"] for name, prompt in ALL_PROMPTS.items()]
+    )
+    return out | {
+        "t1_min_name": low,
+        "t1_min_bits": f"{at_one[low]:.1f}",
+        "t1_max_name": high,
+        "t1_max_bits": f"{at_one[high]:.1f}",
+        "t1_max_tokens": f"{2 ** at_one[high]:,.0f}",
+    }
+
+
+def fit_facts() -> dict[str, str]:
+    """The temperature that scores each real text best; the prose also at T = 0.5 and 2."""
+    out = {}
     for name, losses in fits().items():
         key = name.split()[0]
         best = best_temperature(losses)
         out[f"{key}_best_t"] = f"{best:g}"
         out[f"{key}_loss_1"] = f"{losses[1.0]:.2f}"
         out[f"{key}_loss_best"] = f"{losses[best]:.2f}"
-        out[f"{key}_loss_half"] = f"{losses[0.5]:.2f}"
-        out[f"{key}_loss_2"] = f"{losses[2.0]:.2f}"
+    prose = fits()["prose (Red-Cap)"]
+    return out | {"prose_loss_half": f"{prose[0.5]:.2f}", "prose_loss_2": f"{prose[2.0]:.2f}"}
+
+
+def collapse_facts() -> dict[str, str]:
+    """The batch's size, and each measure averaged over the prompts per setting."""
     table = collapse_table()
-    greedy = continuations.Setting().label
-    out["greedy_loopers"] = str(
-        sum(table[p, greedy]["repeated 4-grams"] > LOOP for p in continuations.PROMPTS)
-    )
-    out["loop"] = f"{LOOP:.0%}"
-    out["n_prompts"] = str(len(continuations.PROMPTS))
+    greedy = [table[p, GREEDY.label]["repeated 4-grams"] for p in continuations.PROMPTS]
+    out = {
+        "new_tokens": str(continuations.NEW_TOKENS),
+        "replicates": str(continuations.REPLICATES),
+        "rows": str(len(continuations.experiment())),
+        "collapse_table": collapse_markdown(),
+        "greedy_loopers": str(sum(share > LOOP for share in greedy)),
+        "loop": f"{LOOP:.0%}",
+        "n_prompts": str(len(continuations.PROMPTS)),
+    }
     for s in LADDER:
         key = s.label.replace("T = ", "t").replace(".", "_")
-        out[f"repeats_{key}"] = (
-            f"{mean([table[p, s.label]['repeated 4-grams'] for p in continuations.PROMPTS]):.0%}"
-        )
-        out[f"distinct_{key}"] = (
-            f"{mean([table[p, s.label]['distinct 2-grams'] for p in continuations.PROMPTS]):.0%}"
-        )
-        out[f"lnp_{key}"] = (
-            f"{mean([table[p, s.label]['mean ln p'] for p in continuations.PROMPTS]):.2f}"
-        )
+        average = {
+            measure: mean([table[p, s.label][measure] for p in continuations.PROMPTS])
+            for measure in ("repeated 4-grams", "distinct 2-grams", "mean ln p")
+        }
+        if s.greedy or s.temperature <= 1.0:  # the prose follows loops up to T = 1
+            out[f"repeats_{key}"] = f"{average['repeated 4-grams']:.0%}"
+        out[f"distinct_{key}"] = f"{average['distinct 2-grams']:.0%}"
+        out[f"lnp_{key}"] = f"{average['mean ln p']:.2f}"
     return out
+
+
+@facts("temperature")
+def temperature_facts():
+    """The numbers docs/temperature.md quotes; the model's size is in the `model` group."""
+    return worked_example_facts() | entropy_facts() | fit_facts() | collapse_facts()
 
 
 if __name__ == "__main__":

@@ -7,18 +7,18 @@ import pytest
 import torch
 
 from snippets import explorer as ex
-from snippets.sampling import survivors, warp
+from snippets.sampling import Samplers, survivors, warp
 
 SHOWN = 12  # bars the page draws for named tokens (docs/javascripts/explorer.js)
-SCENARIOS = [
-    dict(prompt="story"),
-    dict(prompt="story", temperature=2.0, p=0.9),
-    dict(prompt="story", temperature=2.0, p_base=0.1),
-    dict(prompt="fact", temperature=0.7, k=5),
-    dict(prompt="cat", temperature=1.5, k=200, p=0.95, p_base=0.05),
-    dict(prompt="weekend", temperature=2.0, p=0.9, last=True),
-    dict(prompt="advice", temperature=3.0, p_base=0.02, last=True),
-    dict(prompt="code", temperature=0.05),
+SCENARIOS = [  # (prompt, setting, temperature last)
+    ("story", Samplers(), False),
+    ("story", Samplers(2.0, top_p=0.9), False),
+    ("story", Samplers(2.0, min_p=0.1), False),
+    ("fact", Samplers(0.7, top_k=5), False),
+    ("cat", Samplers(1.5, top_k=200, top_p=0.95, min_p=0.05), False),
+    ("weekend", Samplers(2.0, top_p=0.9), True),
+    ("advice", Samplers(3.0, min_p=0.02), True),
+    ("code", Samplers(0.05), False),
 ]
 
 
@@ -42,25 +42,46 @@ def test_the_stored_tail_changes_the_entropy_very_little(lm):
     assert facts["prompts"] == str(len(ex.PROMPTS))
 
 
+def test_what_the_page_tells_readers_to_try_holds_for_any_model(lm):
+    """Greedy keeps one token; temperature last cuts at T = 1; "others" grows with T."""
+    for entry in ex.explorer_data()["prompts"]:
+        assert ex.view(entry, Samplers(top_k=1))["survivors"] == 1
+        rest = [
+            1 - sum(ex.view(entry, Samplers(t))["probabilities"][:SHOWN]) for t in (0.5, 1.0, 1.5, 2.0, 3.0)
+        ]
+        assert rest == sorted(rest), entry["label"]
+        last = ex.view(entry, Samplers(2.0, top_p=0.9), temperature_last=True)["survivors"]
+        assert last == ex.view(entry, Samplers(1.0, top_p=0.9))["survivors"]
+
+
+@pytest.mark.claim
 def test_what_the_page_tells_readers_to_try(lm):
     """Top-p 0.9 at T = 2 lets thousands through on every prompt; min-p 0.1 not a tenth as many."""
     for entry in ex.explorer_data()["prompts"]:
-        top_p = ex.view(entry, 2.0, p=0.9)["survivors"]
+        top_p = ex.view(entry, Samplers(2.0, top_p=0.9))["survivors"]
         assert top_p > 1000, entry["label"]
-        assert ex.view(entry, 2.0, p_base=0.1)["survivors"] * 10 < top_p, entry["label"]
-        assert ex.view(entry, 1.0, k=1)["survivors"] == 1
-        rest = [1 - sum(ex.view(entry, t)["probabilities"][:SHOWN]) for t in (0.5, 1.0, 1.5, 2.0, 3.0)]
-        assert rest == sorted(rest) and rest[-1] > 0.5, entry["label"]  # "others" swallows it
-        last = ex.view(entry, 2.0, p=0.9, temperature_last=True)["survivors"]
-        assert last == ex.view(entry, 1.0, p=0.9)["survivors"] < top_p
+        assert ex.view(entry, Samplers(2.0, min_p=0.1))["survivors"] * 10 < top_p, entry["label"]
+        rest = 1 - sum(ex.view(entry, Samplers(3.0))["probabilities"][:SHOWN])
+        assert rest > 0.5, entry["label"]  # "others" swallows the probability
+        last = ex.view(entry, Samplers(2.0, top_p=0.9), temperature_last=True)["survivors"]
+        assert last < top_p
 
 
 def test_view_is_the_samplers_on_the_expanded_logits(lm):
     entry = ex.explorer_data()["prompts"][1]
-    shown = ex.view(entry, 1.5, k=100, p=0.9)
-    logits = warp(ex.expand(entry), 1.5, 100, 0.9)
+    setting = Samplers(1.5, top_k=100, top_p=0.9)
+    shown = ex.view(entry, setting)
+    logits = warp(ex.expand(entry), setting)
     assert shown["survivors"] == survivors(logits)
     assert shown["probabilities"] == torch.softmax(logits, dim=-1)[: ex.TOP].tolist()
+
+
+def test_the_data_file_carries_the_sliders_starting_setting(lm):
+    content = ex.explorer_data()
+    assert content["samplers"] == ex.SLIDERS.to_json() and ex.explorer_json() == content
+    assert Samplers(**content["samplers"]) == ex.SLIDERS
+    assert content["vocab"] == lm.model.config.vocab_size
+    assert set(ex.explorer_facts()) == {"prompts", "top", "bin", "kilobytes", "error", "checked"}
 
 
 def test_the_site_serves_what_the_code_computes(built_site, lm):
@@ -95,24 +116,26 @@ def test_the_explorer_page_computes_what_python_computes(page, site_url, built_s
     page.on("request", lambda r: requests.append(r.url))
     page.goto(site_url + "explorer/")
     page.wait_for_selector("#ss-explorer[data-ready=true]")
-    for scenario in SCENARIOS:
-        page.select_option("#ss-ex-prompt", str(labels.index(scenario["prompt"])))
-        set_range(page, "temperature", scenario.get("temperature", 1.0))
-        for name, key in (("k", "k"), ("p", "p"), ("min-p", "p_base")):
-            page.set_checked(f"#ss-ex-{name}-on", key in scenario)
-            if key in scenario:
-                set_range(page, name, scenario[key])
-        page.set_checked("#ss-ex-last", scenario.get("last", False))
-        # the settings as the page shows them, fed to Python
-        temperature = float(page.text_content("#ss-ex-temperature-value"))
-        assert temperature == scenario.get("temperature", 1.0)
-        settings = {
-            key: (int if key == "k" else float)(page.text_content(f"#ss-ex-{name}-value"))
-            for name, key in (("k", "k"), ("p", "p"), ("min-p", "p_base"))
-            if key in scenario
-        }
-        entry = data["prompts"][labels.index(scenario["prompt"])]
-        want = ex.view(entry, temperature, temperature_last=scenario.get("last", False), **settings)
+    # the sliders start where the data file says, every cut switched off
+    start = Samplers(**json.loads(page.get_attribute("#ss-explorer", "data-samplers")))
+    assert start == Samplers(data["samplers"]["temperature"])
+    assert int(page.text_content("#ss-ex-k-value")) == data["samplers"]["top_k"]
+    assert float(page.text_content("#ss-ex-min-p-value")) == data["samplers"]["min_p"]
+    for label, setting, last in SCENARIOS:
+        scenario = (label, setting.label, last)
+        page.select_option("#ss-ex-prompt", str(labels.index(label)))
+        set_range(page, "temperature", setting.temperature)
+        for name, value in (("k", setting.top_k), ("p", setting.top_p), ("min-p", setting.min_p)):
+            page.set_checked(f"#ss-ex-{name}-on", value is not None)
+            if value is not None:
+                set_range(page, name, value)
+        page.set_checked("#ss-ex-last", last)
+        # the setting as the page holds it, in Samplers' own form, fed to Python
+        shown_setting = Samplers(**json.loads(page.get_attribute("#ss-explorer", "data-samplers")))
+        assert shown_setting == setting, scenario
+        assert float(page.text_content("#ss-ex-temperature-value")) == setting.temperature
+        entry = data["prompts"][labels.index(label)]
+        want = ex.view(entry, shown_setting, temperature_last=last)
 
         shown_entropy = number(page.text_content("#ss-ex-entropy"))
         assert shown_entropy == pytest.approx(want["entropy"], abs=0.0006), scenario

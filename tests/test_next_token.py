@@ -2,10 +2,13 @@ import math
 
 import pytest
 import torch
+import transformers
 
 from snippets import next_token as nt
+from snippets.decoder import parts
 
 
+@pytest.mark.claim
 def test_paris_leads_after_the_capital_of_france(lm):
     first, second = nt.next_token_distribution(nt.HOME_PROMPT, top=2, lm=lm)
     assert first.token == " Paris" and 0.7 < first.probability < 0.85  # measured p ≈ 0.77
@@ -28,6 +31,7 @@ def test_temperature_flattens_without_reordering(lm):
     assert cold[0].probability > hot[0].probability
 
 
+@pytest.mark.claim
 def test_tokenize_round_trips(lm):
     pieces = nt.tokenize("Tokenisation is not word splitting", lm)
     assert "".join(piece for _, piece in pieces) == "Tokenisation is not word splitting"
@@ -38,7 +42,7 @@ def test_show_token_makes_whitespace_visible():
     assert nt.show_token(" Paris\n") == "␣Paris↵"
 
 
-@pytest.mark.parametrize("bad", [0, -1.0, float("nan")])
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), None, "1"])
 def test_temperature_must_be_positive(bad):
     with pytest.raises(ValueError, match="temperature must be > 0"):
         nt.check_temperature(bad)
@@ -75,16 +79,72 @@ def test_sampled_generation_depends_only_on_the_seed(lm):
     assert others - {one}
 
 
+def test_plain_sampling_switches_every_cut_off(lm):
+    eos = lm.tokenizer.eos_token_id
+    assert nt.plain_sampling(None, lm.tokenizer) == {"do_sample": False, "pad_token_id": eos}
+    hot = nt.plain_sampling(1.5, lm.tokenizer)
+    assert hot == {"do_sample": True, "temperature": 1.5, "top_k": 0, "top_p": 1.0, "pad_token_id": eos}
+    with pytest.raises(ValueError, match="greedy"):
+        nt.plain_sampling(0, lm.tokenizer)
+
+
+def test_plain_sampling_switches_off_the_cuts_a_generation_config_sets(lm, monkeypatch):
+    monkeypatch.setattr(lm.model.generation_config, "top_k", 1)
+    monkeypatch.setattr(lm.model.generation_config, "top_p", 0.01)
+    ids = lm.tokenizer("Once upon a time, there was a little", return_tensors="pt")
+
+    def first_tokens(**sampling) -> set[int]:
+        drawn = set()
+        for seed in range(8):
+            transformers.set_seed(seed)
+            with torch.no_grad():
+                drawn.add(int(lm.model.generate(**ids, max_new_tokens=1, **sampling)[0, -1]))
+        return drawn
+
+    eos = lm.tokenizer.eos_token_id
+    assert len(first_tokens(do_sample=True, temperature=2.0, pad_token_id=eos)) == 1  # cut to one
+    assert len(first_tokens(**nt.plain_sampling(2.0, lm.tokenizer))) > 3
+
+
 def test_home_facts_match_the_distribution(lm):
     facts = nt.home_facts()
-    first = nt.next_token_distribution(nt.HOME_PROMPT, top=1, lm=lm)[0]
-    assert facts["top_token"] == "␣Paris" and facts["top_p"] == f"{first.probability:.2f}"
-    assert facts["vocab"] == "49,152" and facts["layers"] == "30"
+    first, second, third = nt.next_token_distribution(nt.HOME_PROMPT, top=3, lm=lm)
+    assert facts["top_token"] == nt.show_token(first.token)
+    assert facts["second_p"] == f"{second.probability:.2f}"
+    assert facts["top_p"] == f"{first.probability:.2f}"
+    assert facts["third_token"] == nt.show_token(third.token)
+    assert set(facts) == {f"{k}_{v}" for k in ("top", "second", "third") for v in ("token", "p")}
 
 
-def test_the_home_figure_shows_the_top_tokens_and_the_rest():
+@pytest.mark.claim
+def test_home_facts_quote_paris(lm):
+    assert nt.home_facts()["top_token"] == "␣Paris"
+
+
+def test_model_facts_are_read_from_the_model(lm):
+    facts = nt.model_facts()
+    config = lm.model.config
+    assert facts["name"] == lm.name
+    assert facts["vocab"] == f"{config.vocab_size:,}"
+    assert facts["layers"] == str(parts(lm.model).depth) == str(config.num_hidden_layers)
+    assert facts["hidden"] == str(config.hidden_size)
+    parameters = sum(p.numel() for p in lm.model.parameters())
+    assert facts["parameters"] == f"{parameters:,}"
+    assert float(facts["parameters_millions"].split()[0]) == pytest.approx(parameters / 1e6, abs=0.5)
+
+
+@pytest.mark.claim
+def test_model_facts_describe_smollm2(lm):
+    facts = nt.model_facts()
+    assert (facts["vocab"], facts["layers"], facts["hidden"]) == ("49,152", "30", "576")
+    assert facts["parameters_millions"] == "135 million"
+
+
+def test_the_home_figure_shows_the_top_tokens_and_the_rest(lm):
     fig = nt.next_token_figure()
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert labels[0] == "␣Paris" and labels[-1] == "all others" and len(labels) == 13
+    first = nt.next_token_distribution(nt.HOME_PROMPT, top=1, lm=lm)[0]
+    assert labels[0] == nt.show_token(first.token) and labels[-1] == "all others"
+    assert len(labels) == 13
     heights = [bar.get_height() for bar in fig.axes[0].patches]
     assert sum(heights) == pytest.approx(1.0, abs=1e-5)

@@ -16,6 +16,7 @@ from transformers import (
 
 from snippets import sampling
 from snippets.next_token import next_token_logits
+from snippets.sampling import GREEDY, Samplers
 
 PROMPTS = (
     "The capital of France is",
@@ -115,35 +116,60 @@ def test_edge_cases_behave_as_the_page_says():
     assert sampling.entropy_bits(EDGES["two tokens"] * 0) == pytest.approx(1.0)  # a fair coin
 
 
+COMBOS = [
+    dict(top_k=50, top_p=0.9),
+    dict(top_p=0.9, min_p=0.05),
+    dict(top_k=20, top_p=0.5, min_p=0.2),
+    dict(top_k=3),
+    dict(min_p=0.1),
+    dict(),
+]
+
+
 def test_cuts_compose_like_transformers(lm):
-    """The pipeline equals transformers' processors chained in generate's order, -inf included."""
-    combos = [
-        dict(k=50, p=0.9),
-        dict(p=0.9, p_base=0.05),
-        dict(k=20, p=0.5, p_base=0.2),
-        dict(k=3),
-        dict(p_base=0.1),
-    ]
+    """The pipeline equals transformers' processors chained in generate's order, -inf included;
+    and `Samplers.processors` is that chain."""
     for z in real_logits():
         for t in (0.5, 1.0, 2.0):
-            for combo in combos:
+            for combo in COMBOS:
                 chain = [TemperatureLogitsWarper(t)]
-                if "k" in combo:
-                    chain.append(TopKLogitsWarper(combo["k"]))
-                if "p" in combo:
-                    chain.append(TopPLogitsWarper(combo["p"]))
-                if "p_base" in combo:
-                    chain.append(MinPLogitsWarper(combo["p_base"]))
-                ours = sampling.warp(z, t, combo.get("k"), combo.get("p"), combo.get("p_base"))
+                if "top_k" in combo:
+                    chain.append(TopKLogitsWarper(combo["top_k"]))
+                if "top_p" in combo:
+                    chain.append(TopPLogitsWarper(combo["top_p"]))
+                if "min_p" in combo:
+                    chain.append(MinPLogitsWarper(combo["min_p"]))
+                samplers = Samplers(t, **combo)
+                ours = sampling.warp(z, samplers)
                 assert same(ours, theirs(LogitsProcessorList(chain), z)), (t, combo)
+                assert same(ours, theirs(samplers.processors(), z)), (t, combo)
+
+
+def test_greedy_keeps_only_the_best_token(lm):
+    for z in real_logits() + tuple(EDGES.values()):
+        kept = torch.isfinite(sampling.warp(z, GREEDY))
+        assert kept.tolist() == (z == z.max()).tolist()  # ties with the best stay, as in top-k
+        assert same(sampling.warp(z, GREEDY), theirs(GREEDY.processors(), z))
+        assert z[sampling.sample(z, GREEDY)] == z.max()
+
+
+def test_a_setting_names_itself_and_travels_as_json():
+    assert GREEDY.label == "greedy" and GREEDY.greedy and not Samplers().greedy
+    assert Samplers(0.5).label == "T = 0.5" and Samplers(0.5).cuts == "no cut"
+    hot = Samplers(1.5, top_k=4, top_p=0.9, min_p=0.1)
+    assert hot.label == "T = 1.5, top-k 4, top-p 0.9, min-p 0.1"
+    assert Samplers(min_p=0.1).cuts == "min-p 0.1"
+    assert hot.to_json() == {"temperature": 1.5, "top_k": 4, "top_p": 0.9, "min_p": 0.1}
+    assert Samplers(**hot.to_json()) == hot and Samplers(**GREEDY.to_json()) == GREEDY
+    assert hot.at(2.0) == Samplers(2.0, top_k=4, top_p=0.9, min_p=0.1) and hot.at(None).greedy
 
 
 @pytest.mark.parametrize(
     "settings",
     [
-        dict(temperature=0.8, k=40, p=0.9, p_base=0.05),
-        dict(temperature=1.3, p=0.95),
-        dict(temperature=1.0, p_base=0.1),
+        Samplers(0.8, top_k=40, top_p=0.9, min_p=0.05),
+        Samplers(1.3, top_p=0.95),
+        Samplers(1.0, min_p=0.1),
     ],
 )
 def test_sample_draws_what_generate_draws(lm, settings):
@@ -157,37 +183,38 @@ def test_sample_draws_what_generate_draws(lm, settings):
             max_new_tokens=8,
             do_sample=True,
             pad_token_id=lm.tokenizer.eos_token_id,
-            temperature=settings["temperature"],
-            top_k=settings.get("k", 0),
-            top_p=settings.get("p", 1.0),
-            min_p=settings.get("p_base"),
+            temperature=settings.temperature,
+            top_k=settings.top_k or 0,
+            top_p=settings.top_p or 1.0,
+            min_p=settings.min_p,
         )
     transformers.set_seed(7)
     tokens = ids[0].tolist()
     with torch.no_grad():
         for _ in range(8):
-            tokens.append(sampling.sample(lm.model(torch.tensor([tokens])).logits[0, -1], **settings))
+            tokens.append(sampling.sample(lm.model(torch.tensor([tokens])).logits[0, -1], settings))
     assert tokens == out[0].tolist()
 
 
 def test_sample_with_its_own_generator_is_reproducible_and_respects_the_cuts(lm):
     z = real_logits()[1]
-    draws = [sampling.sample(z, torch.Generator().manual_seed(s), temperature=2.0, k=3) for s in range(40)]
-    assert draws == [
-        sampling.sample(z, torch.Generator().manual_seed(s), temperature=2.0, k=3) for s in range(40)
-    ]
+    hot = Samplers(2.0, top_k=3)
+    draws = [sampling.sample(z, hot, torch.Generator().manual_seed(s)) for s in range(40)]
+    assert draws == [sampling.sample(z, hot, torch.Generator().manual_seed(s)) for s in range(40)]
     assert set(draws) <= set(torch.topk(z, 3).indices.tolist())
     assert len(set(draws)) > 1  # at T = 2 the three survivors all get drawn
 
 
 def test_temperature_last_differs_only_for_the_probability_cuts(lm):
     for z in real_logits():
-        first, last = sampling.warp(z, 2.0, k=10), sampling.warp_temperature_last(z, 2.0, k=10)
+        top_k, top_p = Samplers(2.0, top_k=10), Samplers(2.0, top_p=0.9)
+        first, last = sampling.warp(z, top_k), sampling.warp_temperature_last(z, top_k)
         assert torch.equal(torch.isinf(first), torch.isinf(last))  # top-k: the order does not matter
-        assert sampling.survivors(sampling.warp_temperature_last(z, 2.0, p=0.9)) < sampling.survivors(
-            sampling.warp(z, 2.0, p=0.9)
+        assert sampling.survivors(sampling.warp_temperature_last(z, top_p)) < sampling.survivors(
+            sampling.warp(z, top_p)
         )
-        assert torch.equal(sampling.warp_temperature_last(z, 1.0, p=0.9), sampling.warp(z, 1.0, p=0.9))
+        at_one = top_p.at(1.0)
+        assert torch.equal(sampling.warp_temperature_last(z, at_one), sampling.warp(z, at_one))
 
 
 @pytest.mark.parametrize(
@@ -204,7 +231,12 @@ def test_temperature_last_differs_only_for_the_probability_cuts(lm):
         (lambda z: sampling.top_p(z, -0.1), "(0, 1]"),
         (lambda z: sampling.min_p(z, 0.0), "leave it out"),
         (lambda z: sampling.min_p(z, 2.0), "(0, 1]"),
-        (lambda z: sampling.warp(z, 1.0, p=float("nan")), "(0, 1]"),
+        (lambda z: Samplers(top_p=float("nan")), "(0, 1]"),
+        (lambda z: Samplers(0), "greedy"),
+        (lambda z: Samplers(top_k=0), "leave top-k out"),
+        (lambda z: Samplers(top_k=50.0), "whole number"),
+        (lambda z: Samplers(min_p=1.5), "(0, 1]"),
+        (lambda z: sampling.warp_temperature_last(z, GREEDY), "greedy"),
     ],
 )
 def test_bad_settings_raise_one_line_that_names_the_fix(call, fix):

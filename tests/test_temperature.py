@@ -9,7 +9,8 @@ import transformers
 
 from snippets import continuations as c
 from snippets import temperature as t
-from snippets.sampling import apply_temperature, entropy_bits
+from snippets.next_token import plain_sampling
+from snippets.sampling import GREEDY, apply_temperature, entropy_bits
 
 GRID = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 10.0)
 
@@ -51,9 +52,13 @@ def test_a_lower_temperature_raises_every_ratio_to_the_power_one_over_t(lm):
     )
     assert p_half[first] > p1[first]
     f = t.temperature_facts()
-    assert f["first"] == "Paris" and float(f["first_logit_half"]) == pytest.approx(
-        2 * float(f["first_logit"]), abs=0.1
-    )
+    assert float(f["first_logit_half"]) == pytest.approx(2 * float(f["first_logit"]), abs=0.1)
+    assert float(f["ratio_half"]) == pytest.approx(float(f["ratio"]) ** 2, rel=0.05, abs=1)
+
+
+@pytest.mark.claim
+def test_the_worked_example_is_paris(lm):
+    assert t.temperature_facts()["first"] == "Paris"
 
 
 def test_a_tiny_temperature_is_greedy(lm):
@@ -61,26 +66,20 @@ def test_a_tiny_temperature_is_greedy(lm):
     batch = lm.tokenizer(list(c.PROMPTS), return_tensors="pt", padding=True, padding_side="left")
     transformers.set_seed(0)
     with torch.no_grad():
-        out = lm.model.generate(
-            **batch,
-            do_sample=True,
-            temperature=0.01,
-            top_k=0,
-            top_p=1.0,
-            max_new_tokens=24,
-            pad_token_id=lm.tokenizer.eos_token_id,
-        )
+        out = lm.model.generate(**batch, max_new_tokens=24, **plain_sampling(0.01, lm.tokenizer))
     for prompt, new in zip(c.PROMPTS, out[:, batch.input_ids.shape[1] :]):
-        (greedy,) = [r for r in c.experiment() if r.prompt == prompt and r.setting == c.Setting()]
+        (greedy,) = [r for r in c.experiment() if r.prompt == prompt and r.setting == GREEDY]
         assert new.tolist() == list(greedy.token_ids[:24])
 
 
+@pytest.mark.claim
 def test_the_other_tokens_gain_as_t_rises(lm):
     z = t.all_logits()["a story"]
     others = [1 - float(t.probabilities(z, temperature).topk(8).values.sum()) for temperature in t.SHOWN]
     assert others == sorted(others) and others[0] < 0.01 and others[-1] > 0.5
 
 
+@pytest.mark.claim
 def test_real_text_is_scored_best_near_t_1(lm):
     for name, losses in t.fits().items():
         best = t.best_temperature(losses)
@@ -89,6 +88,7 @@ def test_real_text_is_scored_best_near_t_1(lm):
         assert losses[0.5] > losses[1.0] + 0.3 and losses[2.0] > losses[1.0] + 0.3, name
 
 
+@pytest.mark.claim
 def test_low_temperature_collapse(lm):
     table = t.collapse_table()
     ladder = [s.label for s in t.LADDER]
@@ -120,6 +120,22 @@ def test_figures_draw_the_measured_numbers(lm):
 def test_facts(lm):
     f = t.temperature_facts()
     assert f["rows"] == str(len(c.experiment()))
-    assert f["collapse_table"].count("\n") == 1 + 3 * len(c.PROMPTS)
-    assert f["prompts_table"].count("\n") == 1 + len(t.ALL_PROMPTS)
     assert float(f["t1_min_bits"]) < float(f["t1_max_bits"])
+    assert f["story_bits_1"] == f"{entropy_bits(t.all_logits()['a story']):.1f}"
+    assert f["prose_loss_2"] == f"{t.fits()['prose (Red-Cap)'][2.0]:.2f}"
+    # the model's size is in the `model` group; what no page quotes is not computed
+    assert not {"vocab", "params", "uniform_bits", "story_bits_1_5", "code_loss_2"} & set(f)
+    assert {"repeats_t1", "lnp_t1_5"} <= set(f) and "repeats_t1_5" not in f
+
+
+def test_tables_are_markdown_tables(lm):
+    f = t.temperature_facts()
+    collapse = f["collapse_table"].split("\n")
+    assert collapse[0] == "| measure | prompt | greedy | T=0.25 | T=0.5 | T=1 | T=1.5 |"
+    assert collapse[1] == "|---|---|" + "---:|" * len(t.LADDER)
+    assert len(collapse) == 2 + 3 * len(c.PROMPTS)
+    assert collapse[2].startswith("| repeats | Red-Cap | ")
+    prompts = f["prompts_table"].split("\n")
+    assert prompts[:2] == ["| name | prompt |", "|---|---|"]
+    assert prompts[2] == f"| a fact | `{t.ALL_PROMPTS['a fact']}` |"
+    assert len(prompts) == 2 + len(t.ALL_PROMPTS)

@@ -1,20 +1,29 @@
 """The claims of docs/sampling.md about what the cuts let through, on real logits."""
 
+import html
 import math
 
 import markdown
+import pytest
 import torch
 
 from snippets import continuations as c
 from snippets import truncation as tr
-from snippets.sampling import min_p, survivors, warp, warp_temperature_last
+from snippets.sampling import Samplers, min_p, survivors, warp, warp_temperature_last
+from snippets.tables import markdown_table
 
 
-def test_survivors_grow_with_temperature_top_p_much_faster_than_min_p(lm):
+def test_survivors_grow_with_temperature(lm):
     for name, curves in tr.survivor_curves().items():
-        assert set(curves["top-k 50"]) == {50}, name
-        for label in ("top-p 0.9", "min-p 0.1"):
-            assert curves[label] == sorted(curves[label]), (name, label)
+        vocabulary = tr.logits()[name].numel()
+        assert set(curves[tr.TOP_K.cuts]) == {min(tr.TOP_K.top_k, vocabulary)}, name
+        for cut in (tr.TOP_P, tr.MIN_P):
+            assert curves[cut.cuts] == sorted(curves[cut.cuts]), (name, cut.cuts)
+
+
+@pytest.mark.claim
+def test_top_p_lets_in_much_more_than_min_p_as_t_rises(lm):
+    for name, curves in tr.survivor_curves().items():
         at = lambda label, temperature, curves=curves: curves[label][tr.GRID.index(temperature)]  # noqa: E731
         assert at("top-p 0.9", 2.0) > 1000 and at("top-p 0.9", 3.0) > 10000, name
         assert at("min-p 0.1", 2.0) < 50 and at("min-p 0.1", 3.0) < 200, name
@@ -31,58 +40,86 @@ def test_min_p_is_a_window_below_the_top_logit(lm):
                 assert int((kept != window).sum()) <= 1  # at most a float tie at the edge
 
 
+def test_top_p_never_lets_in_more_tail_than_no_cut(lm):
+    curves = tr.tail_curves()
+    assert list(curves) == ["no cut", "top-k 50", "top-p 0.9", "min-p 0.1"]
+    for no_cut, top_p in zip(curves["no cut"], curves["top-p 0.9"]):
+        assert top_p <= no_cut + 1e-9
+    story = tr.logits()["a story"]
+    tail = torch.softmax(story, dim=-1) < tr.TAIL
+    assert tr.tail_mass(story, tr.NO_CUT) == pytest.approx(float(torch.softmax(story, -1)[tail].sum()))
+
+
+@pytest.mark.claim
 def test_the_tail(lm):
     story = tr.logits()["a story"]
     tail = torch.softmax(story, dim=-1) < tr.TAIL
     assert int(tail.sum()) > 0.99 * story.numel()
-    assert 0.05 < tr.tail_mass(story, 1.0) < 0.5  # individually negligible, together not
+    assert 0.05 < tr.tail_mass(story, tr.NO_CUT) < 0.5  # individually negligible, together not
     curves = tr.tail_curves()
     at = lambda label, t: curves[label][tr.GRID.index(t)]  # noqa: E731
-    for t in tr.GRID:
-        assert at("top-p 0.9", t) <= at("no cut", t) + 1e-9
     assert at("no cut", 2.0) > 0.5 and at("top-p 0.9", 2.0) > 0.5
     assert at("min-p 0.1", 1.0) < 1e-3 and at("min-p 0.1", 2.0) < 1e-3 and at("top-k 50", 2.0) < 1e-3
     leak = tr.first_leak(curves["min-p 0.1"], tr.LEAK)
     assert 2.0 < leak <= 3.0 and at("min-p 0.1", 3.0) > tr.LEAK
 
 
-def test_the_order_matters_for_top_p_and_min_p_only(lm):
+def test_the_order_does_not_matter_for_top_k(lm):
     story = tr.logits()["a story"]
-    for cut in ({"p": 0.9}, {"p_base": 0.1}):
-        first = survivors(warp(story, tr.ORDER_T, **cut))
-        last = survivors(warp_temperature_last(story, tr.ORDER_T, **cut))
+    top_k = tr.TOP_K.at(tr.ORDER_T)
+    first = torch.isfinite(warp(story, top_k))
+    assert torch.equal(first, torch.isfinite(warp_temperature_last(story, top_k)))
+
+
+@pytest.mark.claim
+def test_the_order_matters_for_top_p_and_min_p(lm):
+    story = tr.logits()["a story"]
+    for cut in (tr.TOP_P, tr.MIN_P):
+        first = survivors(warp(story, cut.at(tr.ORDER_T)))
+        last = survivors(warp_temperature_last(story, cut.at(tr.ORDER_T)))
         assert first > 5 * last
-    first = torch.isfinite(warp(story, tr.ORDER_T, k=50))
-    assert torch.equal(first, torch.isfinite(warp_temperature_last(story, tr.ORDER_T, k=50)))
 
 
+@pytest.mark.claim
 def test_min_p_keeps_hot_text_plausible_where_top_p_0_9_does_not(lm):
     rows = tr.hot_rows()
     mean = {label: sum(r.mean_log_prob for r in rs) / len(rs) for label, rs in rows.items()}
-    none, top_p, min_p_ = (mean[s.label] for s in (c.Setting(c.HOT), *c.TRUNCATIONS))
+    none, top_p, min_p_ = (mean[s.label] for s in (Samplers(c.HOT), *c.TRUNCATIONS))
     assert min_p_ > top_p + 3 and min_p_ > none + 3
+
+
+def test_hot_rows_are_the_batchs(lm):
+    rows = tr.hot_rows()
+    assert list(rows) == [s.label for s in (Samplers(c.HOT), *c.TRUNCATIONS)]
     assert all(len(rs) == c.REPLICATES for rs in rows.values())
 
 
 def test_a_matched_top_p(lm):
     story = tr.logits()["a story"]
     p = tr.matched_p(story, c.HOT, 0.1)
-    limit = survivors(warp(story, c.HOT, p_base=0.1))
-    assert survivors(warp(story, c.HOT, p=p)) <= limit < survivors(warp(story, c.HOT, p=round(p + 0.01, 2)))
-    assert 0.1 < p < 0.9  # a much smaller p than the usual 0.9
+    limit = survivors(warp(story, Samplers(c.HOT, min_p=0.1)))
+    assert survivors(warp(story, Samplers(c.HOT, top_p=p))) <= limit
+    if p < 1:
+        assert limit < survivors(warp(story, Samplers(c.HOT, top_p=round(p + 0.01, 2))))
+
+
+@pytest.mark.claim
+def test_the_matched_top_p_is_much_smaller_than_0_9(lm):
+    assert 0.1 < tr.matched_p(tr.logits()["a story"], c.HOT, 0.1) < 0.9
 
 
 def test_generated_text_is_safe_in_a_table_cell():
-    nasty = "a | b *bold* _x_ <script> $5 and $6 `code` [link](x) #tag"
+    nasty = "a | b *bold* _x_ <script> $5 and $6 `code` [link](x) #tag \\ & &lt;"
     cell = tr.table_cell(nasty)
-    html = markdown.markdown(
-        f"| h |\n|---|\n| {cell} |",
+    rendered = markdown.markdown(
+        markdown_table(["h"], [[cell]]),
         extensions=["tables", "pymdownx.arithmatex"],
         extension_configs={"pymdownx.arithmatex": {"generic": True}},
     )
-    assert html.count("<td>") == 1 and "<script>" not in html and "<em>" not in html
-    assert "arithmatex" not in html and "$5 and $6" in html
-    assert "<code>" not in html and "<a " not in html and "&lt;script&gt;" in html
+    assert rendered.count("<td>") == 1 and "<script>" not in rendered and "<em>" not in rendered
+    assert "arithmatex" not in rendered and "<code>" not in rendered and "<a " not in rendered
+    cell_text = rendered.split("<td>")[1].split("</td>")[0]
+    assert html.unescape(cell_text) == nasty + " …"  # the reader sees the text as it was
 
 
 def test_figures_and_facts(lm):
@@ -92,5 +129,22 @@ def test_figures_and_facts(lm):
     fig = tr.tail_mass_figure()
     assert [list(line.get_ydata()) for line in fig.axes[0].lines] == list(tr.tail_curves().values())
     f = tr.truncation_facts()
-    assert f["story_topp_2"] == f"{tr.survivor_curves()['a story']['top-p 0.9'][tr.GRID.index(2.0)]:,}"
     assert f["hot_table"].count("\n") == 2 + len(c.TRUNCATIONS)
+    assert not {"vocab", "fact_prompt", "fact_top", "story_bits_2", "tail_topk_1"} & set(f)
+
+
+def test_the_survivors_table(lm):
+    table = tr.truncation_facts()["survivors_table"].split("\n")
+    assert table[:2] == [
+        "| prompt | cut | T = 1 | T = 1.5 | T = 2 | T = 3 |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    story_top_p = tr.survivor_curves()["a story"]["top-p 0.9"]
+    cells = [f"{story_top_p[tr.GRID.index(t)]:,}" for t in tr.TABLE_T]
+    assert table[2] == "| story | top-p 0.9 | " + " | ".join(cells) + " |"
+    assert [row.split(" | ")[:2] for row in table[2:]] == [
+        ["| story", "top-p 0.9"],
+        ["| story", "min-p 0.1"],
+        ["| fact", "top-p 0.9"],
+        ["| fact", "min-p 0.1"],
+    ]

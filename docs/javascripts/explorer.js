@@ -1,9 +1,12 @@
 /* The sampling explorer: the model's real next-token logits, reshaped in the browser.
 
    The numbers here are the same as snippets/explorer.py `view` computes on the same data
-   (data/explorer.json), with the samplers of snippets/sampling.py. A test drives this page in
-   Chromium and compares what it displays with Python. Plain JavaScript, no requests beyond
-   the page's own data file. */
+   (data/explorer.json), with the samplers of snippets/sampling.py. A setting is written as
+   `Samplers.to_json` writes it ({temperature, top_k, top_p, min_p}, null: not used): the data
+   file gives the sliders' starting values so, and the page shows its current setting so in
+   the explorer's data-samplers attribute. A test drives this page in Chromium and compares
+   what it displays with Python. Plain JavaScript, no requests beyond the page's own data
+   file. */
 (function () {
   "use strict";
 
@@ -61,14 +64,14 @@
   }
 
   function cut(w, s) {
-    if (s.k !== null) topK(w, s.k);
-    if (s.p !== null) topP(w, s.p);
-    if (s.pBase !== null) minP(w, s.pBase);
+    if (s.top_k !== null) topK(w, s.top_k);
+    if (s.top_p !== null) topP(w, s.top_p);
+    if (s.min_p !== null) minP(w, s.min_p);
   }
 
-  function warp(z, s) {
+  function warp(z, s, temperatureLast) {
     var w;
-    if (s.temperatureLast) {
+    if (temperatureLast) {
       w = divide(z, 1);
       cut(w, s);
       return divide(w, s.temperature);
@@ -78,8 +81,8 @@
     return w;
   }
 
-  function view(z, s) {
-    var w = warp(z, s), m = -Infinity, i, sum = 0, survivors = 0;
+  function view(z, s, temperatureLast) {
+    var w = warp(z, s, temperatureLast), m = -Infinity, i, sum = 0, survivors = 0;
     var alive = new Uint8Array(w.length);
     for (i = 0; i < w.length; i++) {
       if (w[i] > m) m = w[i];
@@ -143,11 +146,12 @@
     data.prompts.forEach(function (entry, i) {
       select.appendChild(el("option", { value: String(i) }, entry.label + ": \u201c" + entry.prompt + "\u201d"));
     });
+    var start = data.samplers;
     var controls = {
-      temperature: slider("temperature", "temperature", "0.05", "3", "0.05", "1", false),
-      k: slider("k", "top-k", "1", String(data.top), "1", "50", true),
-      p: slider("p", "top-p", "0.01", "1", "0.01", "0.9", true),
-      pBase: slider("min-p", "min-p", "0.01", "1", "0.01", "0.1", true)
+      temperature: slider("temperature", "temperature", "0.05", "3", "0.05", start.temperature, false),
+      top_k: slider("k", "top-k", "1", String(data.top), "1", start.top_k, true),
+      top_p: slider("p", "top-p", "0.01", "1", "0.01", start.top_p, true),
+      min_p: slider("min-p", "min-p", "0.01", "1", "0.01", start.min_p, true)
     };
     var last = el("input", { type: "checkbox", id: "ss-ex-last" });
     var lastLabel = el("label", { "for": "ss-ex-last" }, "temperature after the cuts (not what transformers does)");
@@ -183,21 +187,21 @@
       }
       return {
         temperature: parseFloat(controls.temperature.input.value),
-        k: value("k", function (v) { return parseInt(v, 10); }),
-        p: value("p", parseFloat),
-        pBase: value("pBase", parseFloat),
-        temperatureLast: last.checked
+        top_k: value("top_k", function (v) { return parseInt(v, 10); }),
+        top_p: value("top_p", parseFloat),
+        min_p: value("min_p", parseFloat)
       };
     }
 
     function render() {
       var s = settings();
+      root.setAttribute("data-samplers", JSON.stringify(s));
       Object.keys(controls).forEach(function (key) {
         var c = controls[key];
         c.out.textContent = c.input.value;
         c.row.classList.toggle("ss-ex-off", !!c.box && !c.box.checked);
       });
-      current = view(z, s);
+      current = view(z, s, last.checked);
       entropy.textContent = current.entropy.toFixed(3) + " bits";
       survivors.textContent = current.survivors.toLocaleString("en-US") + " of " + z.length.toLocaleString("en-US");
       bars.textContent = "";
