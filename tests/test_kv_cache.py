@@ -20,8 +20,8 @@ def test_cached_decoding_gives_the_logits_of_a_full_recomputation(lm):
     same = kv.equivalence()
     prompt_tokens = len(lm.tokenizer(kv.PROMPT).input_ids)
     assert same["ids"].shape == (1, prompt_tokens + kv.NEW_TOKENS)
-    assert same["max_abs_diff"] < 1e-3  # float rounding only, on logits of size ~30
-    assert same["max_abs_logit"] > 10  # a bound that is small next to the numbers compared
+    # float rounding only: small next to the logits compared, whatever their size
+    assert same["max_abs_diff"] <= 1e-4 * max(1.0, same["max_abs_logit"])
     assert same["same_argmax"]
 
 
@@ -78,7 +78,7 @@ def test_the_config_formula_predicts_the_bytes_of_a_real_cache(lm):
     assert len(cache.layers) == config.num_hidden_layers
     for layer in cache.layers:
         for tensor in (layer.keys, layer.values):
-            assert tensor.shape == (1, config.num_key_value_heads, tokens, size.head_dim)
+            assert tensor.shape == (1, size.kv_heads, tokens, size.head_dim)
             assert tensor.dtype == torch.float32
 
 

@@ -26,6 +26,7 @@ from snippets.ascii.canvas import (
     parse_canvas,
     prompt_text,
 )
+from snippets.next_token import plain_sampling
 from state_simulators import keys
 from state_simulators.cache import atomic_write
 from state_simulators.model import LanguageModel, load
@@ -69,18 +70,6 @@ class CanvasDone(transformers.StoppingCriteria):
 
 
 CHUNK = 16  # tokens per generate call; then the rows that have stopped leave the batch
-
-
-def plain_sampling(tokenizer) -> dict:
-    """`generate`'s arguments for drawing from the logits exactly as the logits processors
-    leave them: no temperature, top-k or top-p of its own; finished rows padded with eos."""
-    return dict(
-        do_sample=True,
-        temperature=1.0,
-        top_k=0,
-        top_p=1.0,
-        pad_token_id=tokenizer.eos_token_id,
-    )
 
 
 def read_prompts(prompts: list[str], lm: LanguageModel):
@@ -141,7 +130,7 @@ def continue_sequences(
             stopping_criteria=[done],
             max_new_tokens=min(CHUNK, start + max_new_tokens - ids.shape[1]),
             return_dict_in_generate=True,
-            **plain_sampling(lm.tokenizer),
+            **plain_sampling(1.0, lm.tokenizer),  # the processors do the warping
         )
         new = out.sequences[:, start:]
         written = lm.tokenizer.batch_decode(new, skip_special_tokens=True)
