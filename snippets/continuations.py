@@ -204,12 +204,14 @@ def experiment() -> tuple[Continuation, ...]:
 
 
 def add_arguments(parser) -> None:
+    from state_simulators.arguments import positive_int
+
     parser.add_argument("--prompt", default=STORY)
     parser.add_argument(
         "--temperature", type=float, default=None, help="default: greedy, one continuation"
     )
-    parser.add_argument("--replicates", type=int, default=3)
-    parser.add_argument("--tokens", type=int, default=40)
+    parser.add_argument("--replicates", type=positive_int, default=3)
+    parser.add_argument("--tokens", type=positive_int, default=40)
 
 
 def demo(args, console) -> None:
@@ -220,7 +222,7 @@ def demo(args, console) -> None:
     for number, (ids, _) in enumerate(continue_batch(rows, args.tokens, SEED, lm)):
         share = repeated_ngram_share(ids) if len(ids) >= 4 else 0.0
         console.rule(f"{setting.label}, row {number}: {share:.0%} of its 4-grams repeat")
-        console.print(args.prompt + lm.tokenizer.decode(ids), highlight=False)
+        console.print(args.prompt + lm.tokenizer.decode(ids), highlight=False, markup=False)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import torch
 
 from snippets import continuations
 from snippets.decoder import parts
-from snippets.next_token import check_prompt, next_token_logits, show_token
+from snippets.next_token import check_prompt, next_token_logits, show_token, token_text
 from snippets.plotting import MUTED, PALETTE, new_figure
 from snippets.sampling import GREEDY, Samplers, entropy_bits
 from snippets.tables import markdown_table
@@ -78,7 +78,10 @@ def positions(text: str, lm: LanguageModel | None = None) -> list[Position]:
     probabilities = torch.softmax(logits.double(), dim=-1)
     return [
         Position(
-            lm.tokenizer.decode([int(t)]), entropy_bits(z), float(p[t]), bool(p.argmax() == t)
+            token_text(lm.tokenizer, int(t)),
+            entropy_bits(z),
+            float(p[t]),
+            bool(p.argmax() == t),
         )
         for z, p, t in zip(logits, probabilities, ids[1:])
     ]
@@ -151,7 +154,7 @@ def three_distributions_figure():
     for ax, (kind, logits), colour in zip(axes, prompt_logits().items(), PALETTE):
         probabilities = torch.softmax(logits, dim=-1)
         best = torch.topk(probabilities, 8)
-        labels = [show_token(tokenizer.decode([int(i)])) for i in best.indices] + [
+        labels = [show_token(token_text(tokenizer, int(i))) for i in best.indices] + [
             "all others"
         ]
         values = best.values.tolist() + [1 - float(best.values.sum())]
@@ -257,7 +260,7 @@ def prompt_facts() -> dict[str, str]:
         z = prompt_logits()[kind]
         p = torch.softmax(z, dim=-1)
         out[f"{key}_prompt"] = PROMPTS[kind]
-        out[f"{key}_top"] = tokenizer.decode([int(p.argmax())]).strip()
+        out[f"{key}_top"] = token_text(tokenizer, int(p.argmax())).strip()
         out[f"{key}_p"] = f"{float(p.max()):.2f}"
         out[f"{key}_bits"] = f"{entropy_bits(z):.1f}"
     story = torch.softmax(prompt_logits()["a story"], dim=-1)

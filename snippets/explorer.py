@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from snippets.next_token import next_token_logits
+from snippets.next_token import next_token_logits, token_text
 from snippets.sampling import Samplers, entropy_bits, survivors, warp, warp_temperature_last
 from state_simulators.artifacts import data, facts
 from state_simulators.model import load
@@ -73,7 +73,7 @@ def explorer_data():
     lm = load()
     entries = []
     for label, logits in prompt_logits().items():
-        decode = lambda i: lm.tokenizer.decode([i])  # noqa: E731
+        decode = lambda i: token_text(lm.tokenizer, i)  # noqa: E731
         entries.append({"label": label, "prompt": PROMPTS[label], **compress(logits, decode)})
     return {
         "model": lm.name,

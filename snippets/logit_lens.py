@@ -12,7 +12,7 @@ import torch
 from matplotlib.colors import LinearSegmentedColormap
 
 from snippets.decoder import parts, require
-from snippets.next_token import check_prompt, show_token
+from snippets.next_token import check_prompt, show_token, token_text
 from snippets.plotting import INK, PALETTE, new_figure
 from snippets.tables import markdown_table
 from state_simulators.artifacts import facts, figure
@@ -74,7 +74,7 @@ def track_answer(prompt: str, lm: LanguageModel | None = None) -> dict:
     rank = (lens > lens[:, [answer]]).sum(dim=-1) + 1  # 1 = the top token
     return {
         "prompt": prompt,
-        "answer": lm.tokenizer.decode([answer]),
+        "answer": token_text(lm.tokenizer, answer),
         "probability": probabilities.tolist(),
         "rank": rank.tolist(),
     }
@@ -140,8 +140,8 @@ def grid(sentence: str = GRID_SENTENCE) -> dict:
     best = probabilities.max(dim=-1)
     ids = lm.tokenizer(sentence).input_ids
     return {
-        "inputs": [lm.tokenizer.decode([i]) for i in ids],
-        "top": [[lm.tokenizer.decode([int(i)]) for i in row] for row in best.indices],
+        "inputs": [token_text(lm.tokenizer, i) for i in ids],
+        "top": [[token_text(lm.tokenizer, int(i)) for i in row] for row in best.indices],
         "probability": best.values.numpy(),
     }
 

@@ -4,10 +4,14 @@ These helpers are the ones every page builds on: the next-token distribution, ho
 is cut into tokens, and seeded sampling.
 """
 
+import functools
+import math
+import re
 from dataclasses import dataclass
 
 import torch
 import transformers
+from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from snippets.decoder import parts
 from snippets.plotting import MUTED, PALETTE, new_figure
@@ -25,13 +29,38 @@ def check_prompt(prompt: str) -> str:
     return prompt
 
 
+# Below this, logits / T overflows even in float64 for ordinary logits; T → 0 is greedy anyway.
+TEMPERATURE_FLOOR = 1e-30
+
+
 def check_temperature(temperature: float) -> float:
-    if not isinstance(temperature, int | float) or not temperature > 0:
+    """T itself, or ValueError (one line naming the fix) unless it is a finite number > 0."""
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, int | float)
+        or not math.isfinite(temperature)
+        or not temperature > 0
+    ):
         raise ValueError(
-            f"temperature must be > 0 (got {temperature}); for the single most likely "
-            "token use greedy decoding instead"
+            f"temperature must be a finite number > 0 (got {temperature}); for the single "
+            "most likely token use greedy decoding instead"
+        )
+    if temperature < TEMPERATURE_FLOOR:
+        raise ValueError(
+            f"temperature {temperature:g} is below {TEMPERATURE_FLOOR:g}, where logits / T "
+            "overflows; as T → 0 the top token gets all the probability: use greedy decoding"
         )
     return temperature
+
+
+def check_length(tokens: int, lm: LanguageModel, what: str = "the prompt") -> int:
+    """`tokens` itself, or ValueError when it is more than the model has positions for."""
+    limit = lm.tokenizer.model_max_length
+    if tokens > limit:
+        raise ValueError(
+            f"{what} needs {tokens:,} positions but {lm.name} has {limit:,}: shorten it"
+        )
+    return tokens
 
 
 def show_token(piece: str) -> str:
@@ -39,12 +68,38 @@ def show_token(piece: str) -> str:
     return piece.replace(" ", "␣").replace("\n", "↵")
 
 
+@functools.cache
+def _byte_of() -> dict[str, int]:
+    """Byte-level BPE (GPT-2, SmolLM2) writes each byte as one printable character."""
+    return {character: byte for byte, character in bytes_to_unicode().items()}
+
+
+def token_text(tokenizer, token_id: int) -> str:
+    """One token as text. A token that is only part of a UTF-8 character (emoji, CJK) would
+    decode to '�'; it is shown as its bytes instead, e.g. '<F0 9F>'."""
+    text = tokenizer.decode([token_id])
+    if "\ufffd" not in text:
+        return text
+    piece = tokenizer.convert_ids_to_tokens(token_id)
+    if all(c in _byte_of() for c in piece):
+        raw = bytes(_byte_of()[c] for c in piece)
+    elif match := re.fullmatch(r"<0x([0-9A-Fa-f]{2})>", piece):  # SentencePiece byte fallback
+        raw = bytes([int(match.group(1), 16)])
+    else:
+        return text
+    decoded = raw.decode("utf-8", errors="replace")
+    if "\ufffd" not in decoded:
+        return decoded
+    return "<" + " ".join(f"{b:02X}" for b in raw) + ">"
+
+
 # --8<-- [start:tokens]
 def tokenize(prompt: str, lm: LanguageModel | None = None) -> list[tuple[int, str]]:
     """The prompt as the model sees it: a list of (token id, token text)."""
     lm = lm or load()
     ids = lm.tokenizer(check_prompt(prompt)).input_ids
-    return [(i, lm.tokenizer.decode([i])) for i in ids]
+    check_length(len(ids), lm)
+    return [(i, token_text(lm.tokenizer, i)) for i in ids]
 
 
 # --8<-- [end:tokens]
@@ -64,6 +119,7 @@ def next_token_logits(prompt: str, lm: LanguageModel | None = None) -> torch.Ten
     """One forward pass; the scores (logits) for every vocabulary token at the last position."""
     lm = lm or load()
     ids = lm.tokenizer(check_prompt(prompt), return_tensors="pt").input_ids
+    check_length(ids.shape[1], lm)
     with torch.no_grad():
         return lm.model(ids).logits[0, -1]
 
@@ -74,11 +130,19 @@ def next_token_distribution(
     """The `top` most likely next tokens. Softmax turns logits into probabilities that sum to 1."""
     lm = lm or load()
     logits = next_token_logits(prompt, lm)
-    probabilities = torch.softmax(logits / check_temperature(temperature), dim=-1)
-    best = torch.topk(probabilities, top)
+    # In log space and float64, so that a tiny T leaves the order intact instead of
+    # underflowing every token but the first to 0 (and an overflow to NaN).
+    log_p = torch.log_softmax(logits.double() / check_temperature(temperature), dim=-1)
+    best = torch.topk(logits, min(top, logits.numel())).indices  # T never changes the order
     return [
-        Candidate(rank, int(i), lm.tokenizer.decode([int(i)]), float(p), float(logits[i]))
-        for rank, (p, i) in enumerate(zip(best.values, best.indices), start=1)
+        Candidate(
+            rank,
+            int(i),
+            token_text(lm.tokenizer, int(i)),
+            float(log_p[i].exp()),
+            float(logits[i]),
+        )
+        for rank, i in enumerate(best, start=1)
     ]
 
 
@@ -89,7 +153,7 @@ def next_token_distribution(
 def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, seed: int = 0) -> int:
     """Draw one token id from softmax(logits / T) with a private, seeded random generator."""
     generator = torch.Generator().manual_seed(seed)
-    probabilities = torch.softmax(logits / check_temperature(temperature), dim=-1)
+    probabilities = torch.softmax(logits.double() / check_temperature(temperature), dim=-1)
     return int(torch.multinomial(probabilities, 1, generator=generator))
 
 
@@ -115,6 +179,7 @@ def generate(
     """Continue the prompt with transformers' own `generate`: greedy when temperature is None."""
     lm = lm or load()
     ids = lm.tokenizer(check_prompt(prompt), return_tensors="pt")
+    check_length(ids.input_ids.shape[1] + max_new_tokens, lm, "the prompt and its new tokens")
     transformers.set_seed(seed)
     with torch.no_grad():
         out = lm.model.generate(

@@ -29,11 +29,18 @@ def _check_k(k: int) -> int:
     return k
 
 
+# What the extreme value keeps, for the error message: each must name a correct fix.
+AT_ONE = {
+    "top-p": "top-p = 1 keeps every token",
+    "min-p": "min-p = 1 keeps only the top token",
+}
+
+
 def _check_fraction(name: str, value: float) -> float:
-    if not 0 < value <= 1:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
         raise ValueError(
-            f"{name} must be in (0, 1] (got {value!r}); {name} = 1 keeps every "
-            f"token, and to switch {name} off leave it out"
+            f"{name} must be in (0, 1] (got {value!r}); {AT_ONE[name]}, "
+            f"and to switch {name} off leave it out"
         )
     return value
 
@@ -206,25 +213,23 @@ def warp_temperature_last(logits: Tensor, samplers: Samplers) -> Tensor:
 
 
 def add_arguments(parser) -> None:
+    from state_simulators.arguments import positive_int, seed
+
     parser.add_argument("--prompt", default="The capital of France is")
     parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-k", type=int, default=50)
+    parser.add_argument("--top-k", type=positive_int, default=50)
     parser.add_argument("--top-p", type=float, default=0.9)
     parser.add_argument("--min-p", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
 
 
-def demo(args, console) -> None:
-    """`python -m snippets.sampling`: what each sampler keeps of one real distribution."""
-    from rich.table import Table
-
-    from snippets.next_token import next_token_logits
+def demo_rows(args) -> list[tuple[str, int, float, str]]:
+    """(sampler, tokens kept, entropy in bits, a seeded draw) for each sampler alone."""
+    from snippets.next_token import next_token_logits, token_text
     from state_simulators.model import load
 
     logits = next_token_logits(args.prompt)
-    table = Table(title=f"After {args.prompt!r}, at T = {args.temperature:g}")
-    for column in ("sampler", "tokens kept", "entropy (bits)", "a draw (seed)"):
-        table.add_column(column)
+    rows = []
     for samplers in (
         Samplers(args.temperature),
         Samplers(args.temperature, top_k=args.top_k),
@@ -233,12 +238,28 @@ def demo(args, console) -> None:
     ):
         warped = warp(logits, samplers)
         drawn = sample(logits, samplers, torch.Generator().manual_seed(args.seed))
-        table.add_row(
-            "temperature only" if samplers.cuts == "no cut" else samplers.cuts,
-            str(survivors(warped)),
-            f"{abs(entropy_bits(warped)):.2f}",
-            repr(load().tokenizer.decode([drawn])),
+        name = "temperature only" if samplers.cuts == "no cut" else samplers.cuts
+        rows.append(
+            (
+                name,
+                survivors(warped),
+                abs(entropy_bits(warped)),
+                token_text(load().tokenizer, drawn),
+            )
         )
+    return rows
+
+
+def demo(args, console) -> None:
+    """`python -m snippets.sampling`: what each sampler keeps of one real distribution."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(f"After {args.prompt!r}, at T = {args.temperature:g}"))
+    for column in ("sampler", "tokens kept", "entropy (bits)", "a draw (seed)"):
+        table.add_column(column)
+    for name, kept, bits, drawn in demo_rows(args):
+        table.add_row(name, str(kept), f"{bits:.2f}", escape(repr(drawn)))
     console.print(table)
 
 

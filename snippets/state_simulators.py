@@ -12,7 +12,7 @@ import torch
 
 from snippets.batching import final_hidden_states
 from snippets.decoder import parts
-from snippets.next_token import show_token
+from snippets.next_token import show_token, token_text
 from snippets.plotting import PALETTE, new_figure
 from snippets.tables import markdown_table
 from state_simulators.artifacts import facts, figure
@@ -131,7 +131,7 @@ def compare(scenario: Scenario, lm: LanguageModel | None = None) -> dict:
     corrected = token_id(scenario.corrected, lm)
     return {
         condition: {
-            "top": lm.tokenizer.decode([int(row.argmax())]),
+            "top": token_text(lm.tokenizer, int(row.argmax())),
             "p_top": float(row.max().exp()),
             "kl": float(kl),
             "p_stated": float(row[stated].exp()),
@@ -158,7 +158,7 @@ def token_influence(prompt: str, lm: LanguageModel | None = None) -> list[tuple[
     variants = [ids] + [ids[:i] + ids[i + 1 :] for i in range(len(ids))]
     logprobs = next_token_logprobs(variants, lm)
     moved = kl_divergence(logprobs[0], logprobs[1:])
-    return [(lm.tokenizer.decode([t]), float(kl)) for t, kl in zip(ids, moved)]
+    return [(token_text(lm.tokenizer, t), float(kl)) for t, kl in zip(ids, moved)]
 
 
 # --8<-- [end:influence]

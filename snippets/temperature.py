@@ -13,7 +13,7 @@ import torch
 from snippets import continuations
 from snippets.continuations import distinct_ngrams, repeated_ngram_share
 from snippets.distributions import CODE, HUMAN, PROMPTS, mean
-from snippets.next_token import next_token_logits, show_token
+from snippets.next_token import next_token_logits, show_token, token_text
 from snippets.plotting import MUTED, PALETTE, new_figure
 from snippets.sampling import GREEDY, Samplers, apply_temperature, entropy_bits
 from snippets.tables import markdown_table
@@ -115,7 +115,7 @@ def temperature_distribution_figure():
     logits = all_logits()["a story"]
     tokenizer = load().tokenizer
     order = torch.topk(logits, 8).indices
-    labels = [show_token(tokenizer.decode([int(i)])) for i in order] + ["all others"]
+    labels = [show_token(token_text(tokenizer, int(i))) for i in order] + ["all others"]
     fig, ax = new_figure()
     width = 0.8 / len(SHOWN)
     colours = ["#56B4E9", "#0072B2", INK_T1, "#E69F00", "#D55E00"]
@@ -242,8 +242,8 @@ def worked_example_facts() -> dict[str, str]:
     ratio = float(torch.exp(france[first] - france[second]))
     return {
         "fact_prompt": PROMPTS["a fact"],
-        "first": tokenizer.decode([int(first)]).strip(),
-        "second": tokenizer.decode([int(second)]).strip(),
+        "first": token_text(tokenizer, int(first)).strip(),
+        "second": token_text(tokenizer, int(second)).strip(),
         "first_logit": f"{float(france[first]):.1f}",
         "second_logit": f"{float(france[second]):.1f}",
         "first_logit_half": f"{float(france[first]) * 2:.1f}",

@@ -46,7 +46,7 @@ def tiny_lm(kind: str, tokenizer) -> LanguageModel:
 
 # GPT-2-shaped: absolute (learned) positions, LayerNorm, `transformer.h`, and an unembedding that
 # is not tied to the embedding. Enough positions and layers for every page's experiments.
-GPT2 = dict(n_positions=2048, n_embd=64, n_layer=8, n_head=4, tie_word_embeddings=False)
+GPT2 = dict(n_positions=2048, n_embd=64, n_layer=16, n_head=4, tie_word_embeddings=False)
 
 
 def _write(folder: Path, tokenizer) -> None:

@@ -69,8 +69,8 @@ def test_fetch_reports_the_ready_model(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["next", "x", "--temperature", "0"], "temperature must be > 0"),
-        (["next", "x", "--temperature", "-2"], "temperature must be > 0"),
+        (["next", "x", "--temperature", "0"], "temperature must be a finite number > 0"),
+        (["next", "x", "--temperature", "-2"], "temperature must be a finite number > 0"),
         (["next", "x", "--top", "0"], "must be at least 1"),
         (["next", ""], "the prompt is empty"),
         (["generate", "x", "--max-new-tokens", "0"], "must be at least 1"),

@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 import torch
@@ -44,7 +45,7 @@ def test_show_token_makes_whitespace_visible():
 
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), None, "1"])
 def test_temperature_must_be_positive(bad):
-    with pytest.raises(ValueError, match="temperature must be > 0"):
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
         nt.check_temperature(bad)
 
 
@@ -150,3 +151,45 @@ def test_the_home_figure_shows_the_top_tokens_and_the_rest(lm):
     assert len(labels) == 13
     heights = [bar.get_height() for bar in fig.axes[0].patches]
     assert sum(heights) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_temperature_never_changes_the_order_even_near_zero(lm):
+    plain = nt.next_token_distribution(nt.HOME_PROMPT, top=5, temperature=1.0, lm=lm)
+    cold = nt.next_token_distribution(nt.HOME_PROMPT, top=5, temperature=1e-9, lm=lm)
+    assert [c.token_id for c in cold] == [c.token_id for c in plain]  # ranked by logits
+    assert cold[0].probability == pytest.approx(1.0) and all(c.probability < 1e-6 for c in cold[1:])
+
+
+@pytest.mark.parametrize(
+    "temperature, message",
+    [
+        (float("inf"), "temperature must be a finite number > 0"),
+        (float("nan"), "temperature must be a finite number > 0"),
+        (0, "temperature must be a finite number > 0"),
+        (True, "temperature must be a finite number > 0"),
+        (1e-50, "below 1e-30, where logits / T overflows; .* use greedy decoding"),
+    ],
+)
+def test_temperatures_that_cannot_work_are_one_line_naming_the_fix(temperature, message):
+    with pytest.raises(ValueError, match=message):
+        nt.check_temperature(temperature)
+
+
+def test_more_tokens_than_the_vocabulary_are_all_of_it(lm):
+    assert len(nt.next_token_distribution("Hi", top=10**6, lm=lm)) == len(lm.tokenizer)
+
+
+def test_a_token_that_is_part_of_a_character_shows_its_bytes(lm):
+    shown = [text for _, text in nt.tokenize("🤗 東京", lm)]
+    assert "\ufffd" not in "".join(shown)
+    assert all(text.startswith(("<", " <")) or text for text in shown)
+    assert any(re.fullmatch(r"<[0-9A-F]{2}( [0-9A-F]{2})*>", text) for text in shown)
+    assert nt.token_text(lm.tokenizer, lm.tokenizer("Paris").input_ids[0]) == "Paris"
+
+
+def test_a_prompt_longer_than_the_model_has_positions_is_one_line(lm, monkeypatch):
+    monkeypatch.setattr(lm.tokenizer, "model_max_length", 4)
+    with pytest.raises(ValueError, match=r"the prompt needs 5 positions but .* has 4: shorten it"):
+        nt.next_token_logits("one two three four five", lm)
+    with pytest.raises(ValueError, match=r"the prompt and its new tokens needs \d+ positions"):
+        nt.generate("one", max_new_tokens=10, lm=lm)

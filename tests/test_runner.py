@@ -7,6 +7,7 @@ import sys
 import pytest
 from rich.console import Console
 
+from snippets import sampling
 from snippets.ascii.canvas import Recipe
 from state_simulators import artifacts, cli, includes, runner, sources
 
@@ -82,12 +83,38 @@ def test_figures_option_writes_the_same_bytes_as_the_build(lm, tmp_path):
     ]
 
 
-def test_a_module_demo_runs_with_its_own_options(lm):
+def test_a_module_demo_computes_its_rows_from_its_own_options(lm):
+    parser = runner.build_parser("snippets.sampling")
+    sampling.add_arguments(parser)
+    rows = {
+        row[0]: row for row in sampling.demo_rows(parser.parse_args(["--temperature", "0.7", "--top-k", "7"]))
+    }
+    assert rows["top-k 7"][1] == 7 and rows["temperature only"][1] == lm.model.config.vocab_size
+    assert rows["top-k 7"][2] < rows["temperature only"][2]  # a cut leaves less uncertainty
     console = recorded()
-    assert runner.run("snippets.sampling", ["--temperature", "0.7", "--top-k", "7"], console) == 0
-    rows = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if "│" in line}
-    assert rows["top-k 7"].split("│")[2].strip() == "7"
-    assert rows["temperature only"].split("│")[2].strip() == str(lm.model.config.vocab_size)
+    assert (
+        runner.run(
+            "snippets.sampling", ["--temperature", "0.7", "--top-k", "7", "--prompt", "[bold]x"], console
+        )
+        == 0
+    )
+    assert "'[bold]x'" in console.export_text()  # the reader's text, not Rich markup
+
+
+@pytest.mark.parametrize(
+    "module, argv, message",
+    [
+        ("snippets.sampling", ["--seed", "-1"], "must be between 0 and"),
+        ("snippets.sampling", ["--top-k", "0"], "must be at least 1"),
+        ("snippets.continuations", ["--tokens", "0"], "must be at least 1"),
+        ("snippets.ascii.canvas", ["--seed", "x"], "must be a whole number"),
+    ],
+)
+def test_every_numeric_option_is_checked_in_one_line(module, argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        runner.run(module, argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and err.count("\n") == 1
 
 
 def test_bad_input_is_one_line_and_status_1(lm, capsys):

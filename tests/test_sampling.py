@@ -258,3 +258,17 @@ def test_measures():
     assert sampling.survivors(torch.tensor([0.0, -math.inf, 3.0])) == 2
     assert sampling.entropy_bits(torch.tensor([0.0, 0.0, 0.0, 0.0])) == pytest.approx(2.0)
     assert sampling.entropy_bits(torch.tensor([5.0, -math.inf])) == 0.0
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(min_p=2), r"min-p must be in \(0, 1\] \(got 2\); min-p = 1 keeps only the top token"),
+        (dict(top_p=0), r"top-p must be in \(0, 1\] \(got 0\); top-p = 1 keeps every token"),
+        (dict(top_p=True), r"top-p must be in \(0, 1\]"),
+        (dict(temperature=float("inf")), r"temperature must be a finite number > 0"),
+    ],
+)
+def test_every_refused_setting_names_a_correct_fix(settings, message):
+    with pytest.raises(ValueError, match=message):
+        Samplers(**settings)

@@ -383,7 +383,9 @@ def one_thread():
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="which noise (default 0)")
+    from state_simulators.arguments import seed
+
+    parser.add_argument("--seed", type=seed, default=0, help="which noise (default 0)")
 
 
 def demo(args, console) -> None:
