@@ -13,35 +13,19 @@ import torch
 import transformers
 from matplotlib.figure import Figure
 
+import other_models
 from snippets import layers as L
 from snippets.decoder import UnsupportedModel, parts
 from state_simulators.model import LanguageModel
 
 VOCAB = 97
-FAMILIES = ("gpt2", "llama", "qwen2")
+FAMILIES = other_models.FAMILIES
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "layers-as-painters.md"
 
 
 def tiny_model(family: str, depth: int = 6, **config) -> transformers.PreTrainedModel:
     """A seeded, randomly initialised causal LM of the family, width 64."""
-    torch.manual_seed(0)
-    if family == "gpt2":
-        settings = dict(n_layer=depth, n_embd=64, n_head=4, n_positions=64, bos_token_id=0, eos_token_id=0)
-        return transformers.GPT2LMHeadModel(
-            transformers.GPT2Config(vocab_size=VOCAB, **settings, **config)
-        ).eval()
-    settings = dict(
-        num_hidden_layers=depth,
-        hidden_size=64,
-        intermediate_size=128,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        vocab_size=VOCAB,
-        tie_word_embeddings=False,
-    )
-    if family == "llama":
-        return transformers.LlamaForCausalLM(transformers.LlamaConfig(**settings, **config)).eval()
-    return transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**settings, **config)).eval()
+    return other_models.tiny_model(family, depth, vocab=VOCAB, positions=64, **config)
 
 
 def random_ids(*shape: int, seed: int = 0) -> torch.Tensor:
