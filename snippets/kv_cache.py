@@ -275,7 +275,7 @@ def cumulative_seconds(times: dict[int, tuple[float, float]], upto: np.ndarray) 
     return np.array([c[upto - 1] for c in curves])
 
 
-@figure("kv-cache-timing.svg")
+@figure("kv-cache-timing.svg", machine_dependent=True)
 def kv_cache_timing_figure():
     times = step_times()
     lengths = sorted(times)
@@ -311,7 +311,7 @@ def kv_cache_timing_figure():
     return fig
 
 
-@facts("kv_cache_timing")
+@facts("kv_cache_timing", machine_dependent=True)
 def kv_cache_timing_facts():
     times = step_times()
     longest = max(times)

@@ -758,7 +758,7 @@ def variant_facts(r: Results) -> dict[str, str]:
     }
 
 
-@facts("layers-timing")
+@facts("layers-timing", machine_dependent=True)
 def layer_timing_facts():
     return {"seconds": f"{experiments().seconds:.0f}"}
 

@@ -81,10 +81,10 @@ def token_text(tokenizer, token_id: int) -> str:
     if "\ufffd" not in text:
         return text
     piece = tokenizer.convert_ids_to_tokens(token_id)
-    if all(c in _byte_of() for c in piece):
-        raw = bytes(_byte_of()[c] for c in piece)
-    elif match := re.fullmatch(r"<0x([0-9A-Fa-f]{2})>", piece):  # SentencePiece byte fallback
+    if match := re.fullmatch(r"<0x([0-9A-Fa-f]{2})>", piece):  # SentencePiece byte fallback
         raw = bytes([int(match.group(1), 16)])
+    elif all(c in _byte_of() for c in piece):
+        raw = bytes(_byte_of()[c] for c in piece)
     else:
         return text
     decoded = raw.decode("utf-8", errors="replace")

@@ -74,14 +74,15 @@ def to_svg(fig: Figure) -> bytes:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    for warning in caught:
-        if glyph := MISSING_GLYPH.search(str(warning.message)):
-            character = chr(int(glyph.group(1)))
-            label = next(t.get_text() for t in fig.findobj(Text) if character in t.get_text())
-            raise ValueError(
-                f"the figure label {label!r} has {character!r}, which the plotting font lacks: "
-                "show such tokens escaped (next_token.show_token) or leave them out"
-            )
+    missing = [
+        chr(int(m.group(1))) for w in caught if (m := MISSING_GLYPH.search(str(w.message)))
+    ]
+    if missing:
+        label = next(t.get_text() for t in fig.findobj(Text) if missing[0] in t.get_text())
+        raise ValueError(
+            f"the figure label {label!r} has {missing[0]!r}, which the plotting font lacks: "
+            "show such tokens as bytes (next_token.token_text) or leave them out"
+        )
     return buffer.getvalue()
 
 

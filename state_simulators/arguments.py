@@ -29,12 +29,16 @@ def checked(check):
     return convert
 
 
-@checked
-def positive_int(text: str) -> int:
+def whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise ValueError(f"must be a whole number (got {text!r})") from None
+
+
+@checked
+def positive_int(text: str) -> int:
+    value = whole_number(text)
     if value < 1:
         raise ValueError(f"must be at least 1 (got {value})")
     return value
@@ -45,10 +49,7 @@ SEED_MAX = 2**32 - 1  # numpy's and torch's seeds are unsigned 32-bit numbers
 
 @checked
 def seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"must be a whole number (got {text!r})") from None
+    value = whole_number(text)
     if not 0 <= value <= SEED_MAX:
         raise ValueError(f"must be between 0 and {SEED_MAX} (got {value})")
     return value

@@ -128,21 +128,22 @@ class Build:
         return self.report
 
 
-FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+-]*)")
+OUTPUT_BLOCK = "text"  # a fenced block of this language shows what the build computed
 
 
 def substitute_prose(markdown: str, replace) -> str:
-    """`FACT.sub(replace, …)` outside fenced code blocks: a code block shows what is written.
-    (Inline code is prose here: pages quote a computed prompt as `{{ group.prompt }}`.)"""
-    out, fence = [], None
+    """`FACT.sub(replace, …)` in the prose and in `text` blocks (generated output), but not in
+    code blocks of any other language: a code block shows what is written. Inline code counts
+    as prose: pages quote a computed prompt as `{{ group.prompt }}` in backticks."""
+    out, fence, language = [], None, None
     for line in markdown.splitlines(keepends=True):
         marker = FENCE.match(line)
         if fence is None and marker:
-            fence = marker.group(1)
-        elif fence is not None:
-            if marker and marker.group(1).startswith(fence) and not line.strip().strip(fence[0]):
-                fence = None
-        else:
+            fence, language = marker.group(1), marker.group(2)
+        elif fence is not None and marker and marker.group(1).startswith(fence) and not marker.group(2):
+            fence = None
+        elif fence is None or language == OUTPUT_BLOCK:
             line = FACT.sub(replace, line)
         out.append(line)
     return "".join(out)
@@ -165,8 +166,7 @@ def forget_edited_snippets() -> list[str]:
     for name in loaded:
         del sys.modules[name]
         parent, _, child = name.rpartition(".")
-        if parent in sys.modules:
-            vars(sys.modules[parent]).pop(child, None)
+        getattr(sys.modules.get(parent), "__dict__", {}).pop(child, None)
     return sorted(loaded)
 
 

@@ -23,7 +23,7 @@ from state_simulators.cache import ROOT
 DOCS = ROOT / "docs"
 INLINE = re.compile(r"""^[ \t]*-+8<-+[ \t]+(["'])(.+?)\1[ \t]*$""", re.MULTILINE)
 BLOCK_FENCE = re.compile(r"^[ \t]*-+8<-+[ \t]*$")
-MARKER = re.compile(r"#\s*-+8<-+\s*(.*)$")
+MARKER = re.compile(r"^\s*#\s*-+8<-+\s*(.*)$")
 MARKER_FORM = re.compile(r"\[(start|end):([A-Za-z][\w-]*)\]")
 
 

@@ -215,11 +215,10 @@ def load() -> LanguageModel:
             f"{folder} cannot be loaded ({type(error).__name__}: {first_line}): "
             f"set {MODEL_ENV} to a complete save_pretrained folder, or unset it"
         ) from error
-    limit = position_limit(model.config)
-    if limit and tokenizer.model_max_length > limit:
-        # A tokenizer converted from GGUF (or saved without it) forgets the model's limit and
-        # says 10^30: restore it, so that an over-long prompt is caught, not silently run.
-        tokenizer.model_max_length = limit
+    # A tokenizer converted from GGUF (or saved without it) forgets the model's limit and says
+    # 10^30: restore it, so that an over-long prompt is caught, not silently run.
+    limit = position_limit(model.config) or tokenizer.model_max_length
+    tokenizer.model_max_length = min(tokenizer.model_max_length, limit)
     name = folder.name if os.environ.get(MODEL_ENV) else "SmolLM2-135M-Instruct"
     return LanguageModel(model=model, tokenizer=tokenizer, name=name)
 

@@ -59,13 +59,13 @@ def test_the_report_goes_to_the_cache_unless_told(tmp_path, monkeypatch):
     assert build.report_path() == tmp_path / "reports" / "last-build.json"
 
 
-def test_numbers_go_into_the_prose_but_code_blocks_show_what_is_written():
+def test_numbers_go_into_prose_and_output_blocks_but_code_shows_what_is_written():
     markdown = (
         "A {{ g.a }} and `{{ g.a }}` inline.\n\n```python\nx = '{{ g.a }}'\n```\n\n"
-        "~~~~text\n{{ g.a }}\n~~~\nstill code\n~~~~\nAfter: {{g.a}}\n"
+        "~~~~bash\n{{ g.a }}\n~~~\nstill code\n~~~~\n```text\n{{ g.a }}\n```\nAfter: {{g.a}}\n"
     )
     out = build.substitute_prose(markdown, lambda m: "42")
     assert out == (
         "A 42 and `42` inline.\n\n```python\nx = '{{ g.a }}'\n```\n\n"
-        "~~~~text\n{{ g.a }}\n~~~\nstill code\n~~~~\nAfter: 42\n"
+        "~~~~bash\n{{ g.a }}\n~~~\nstill code\n~~~~\n```text\n42\n```\nAfter: 42\n"
     )

@@ -97,3 +97,11 @@ def test_prune_recognises_versions_only(tmp_path, name):
     (tmp_path / name).write_text("")
     (tmp_path / "result.svg.0123456789abcdef0123").write_text("")  # another label's
     assert keys.prune(tmp_path, "result", keep=0) == [tmp_path / name]
+
+
+def test_a_package_and_its_relative_imports_have_module_names(package):
+    (package / "sub").mkdir()
+    (package / "sub" / "__init__.py").write_text("from . import leaf\n")
+    (package / "sub" / "leaf.py").write_text("")
+    assert sources.module_name(package / "sub" / "__init__.py") == "snippets.sub"
+    assert [p.name for p in sources.source_closure("snippets.sub")] == ["__init__.py", "leaf.py"]

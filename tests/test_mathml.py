@@ -58,3 +58,8 @@ def test_a_page_converts_inline_and_display_math():
 )
 def test_tex_left_in_the_text_is_found(html, found):
     assert (mathml.leftover_tex(html) is not None) == found
+
+
+def test_tex_the_converter_cannot_parse_is_refused_naming_it():
+    with pytest.raises(mathml.MathError, match=r"cannot render the formula 'x\^': "):
+        mathml.to_mathml("x^", display=False)

@@ -193,3 +193,23 @@ def test_a_prompt_longer_than_the_model_has_positions_is_one_line(lm, monkeypatc
         nt.next_token_logits("one two three four five", lm)
     with pytest.raises(ValueError, match=r"the prompt and its new tokens needs \d+ positions"):
         nt.generate("one", max_new_tokens=10, lm=lm)
+
+
+class Pieces:
+    """A tokenizer stand-in: each id decodes to '�' and has a raw token of its own."""
+
+    def __init__(self, raw: dict[int, str]):
+        self.raw = raw
+
+    def decode(self, ids):
+        return "\ufffd"
+
+    def convert_ids_to_tokens(self, token_id):
+        return self.raw[token_id]
+
+
+def test_byte_tokens_of_every_kind_are_shown_as_text_or_bytes():
+    tokenizer = Pieces({1: "<0xF0>", 2: "ðŁ¤Ĺ", 3: "▁odd"})
+    assert nt.token_text(tokenizer, 1) == "<F0>"  # SentencePiece byte fallback
+    assert nt.token_text(tokenizer, 2) == "🤗"  # byte-level BPE, a whole character
+    assert nt.token_text(tokenizer, 3) == "\ufffd"  # nothing better to show
