@@ -22,10 +22,19 @@ HOME_PROMPT = "The capital of France is"
 
 
 def check_prompt(prompt: str) -> str:
+    """The prompt itself, or ValueError (one line) when it is empty or not valid UTF-8."""
     if not prompt.strip():
         raise ValueError(
             'the prompt is empty: give some text, e.g. "The capital of France is"'
         )
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as error:  # bytes a terminal passed that are not UTF-8
+        byte = ord(prompt[error.start]) - 0xDC00
+        raise ValueError(
+            f"the prompt is not valid UTF-8 (byte 0x{byte:02x} at position {error.start}): "
+            "pass UTF-8 text"
+        ) from None
     return prompt
 
 

@@ -53,16 +53,3 @@ def seed(text: str) -> int:
     if not 0 <= value <= SEED_MAX:
         raise ValueError(f"must be between 0 and {SEED_MAX} (got {value})")
     return value
-
-
-def utf8_text(text: str) -> str:
-    """Command-line text as given; raises ValueError when it is not valid UTF-8 (Python keeps
-    such bytes as surrogates, which no tokenizer accepts)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        byte = ord(text[error.start]) - 0xDC00
-        raise ValueError(
-            f"is not valid UTF-8 (byte 0x{byte:02x} at position {error.start}): pass UTF-8 text"
-        ) from None
-    return text

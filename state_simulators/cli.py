@@ -16,7 +16,7 @@ from rich.table import Table
 
 from snippets import next_token
 from state_simulators import model, runner
-from state_simulators.arguments import Parser, checked, positive_int, seed, utf8_text
+from state_simulators.arguments import Parser, checked, positive_int, seed
 from state_simulators.cache import CacheError
 
 
@@ -27,10 +27,6 @@ def temperature(text: str) -> float:
 
 @checked
 def prompt(text: str) -> str:
-    try:
-        utf8_text(text)
-    except ValueError as error:
-        raise ValueError(f"the prompt {error}") from None
     return next_token.check_prompt(text)
 
 

@@ -100,3 +100,14 @@ def test_verification_is_a_stamp_beside_the_entry(package):
     artifacts.verified_path(figure).write_text("")
     assert artifacts.is_verified(figure)
     assert artifacts.is_verified(found["facts/tiny"])  # machine-dependent: exempt
+
+
+def test_switching_models_back_and_forth_recomputes_nothing_twice(package, monkeypatch):
+    from state_simulators import model
+
+    figure = artifacts.discover()["figures/tiny.svg"]
+    cached = []
+    for name in ("embedded", "another", "embedded", "another"):
+        monkeypatch.setattr(model, "fingerprint", lambda name=name: name)
+        cached.append(artifacts.produce(figure)[1])
+    assert cached == [False, False, True, True]  # the other model's entry was not pruned

@@ -154,3 +154,9 @@ def test_ascii_canvas_demo_prints_every_step_of_a_sequence():
     assert text.count("step ") == len(recipe.sizes)
     columns, rows = recipe.sizes[-1]
     assert f"step {len(recipe.sizes)}: {columns} × {rows}, 0% noise" in text
+
+
+def test_a_prompt_that_is_not_utf8_is_one_line_in_a_page_module(capsys, lm):
+    assert runner.run("snippets.sampling", ["--prompt", "abc\udcff"], recorded()) == 1
+    err = capsys.readouterr().err
+    assert err == "error: the prompt is not valid UTF-8 (byte 0xff at position 3): pass UTF-8 text\n"
