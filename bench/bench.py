@@ -65,7 +65,7 @@ def run_measures(ws: Workspace, args: argparse.Namespace) -> tuple[list[Row], di
     rows, details, cache = measure_builds(ws, args)
     serve_rows, details["serve"] = measure_serve(ws, cache, args, set(details["site_artifacts"]))
     load_rows, details["model_load"] = measure_model_load(ws, cache, args)
-    test_row, details["tests"] = measure_tests(ws, cache, args)
+    test_row, details["tests"] = measure_tests(ws, args)
     clone_row, details["fresh_clone"] = measure_fresh_clone(ws, args)
     return [*rows, *serve_rows, *load_rows, test_row, clone_row, weight_row(details["page_weights"])], details
 

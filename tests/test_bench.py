@@ -577,7 +577,7 @@ def test_the_workspace_runs_programs_on_its_snapshot_with_its_own_cache(tmp_path
 
 def test_measures_left_out_say_how_to_take_them(tmp_path):
     args = bench.parse_args(["--quick"])
-    tests, outcomes = measure_tests.measure_tests(None, tmp_path, args)
+    tests, outcomes = measure_tests.measure_tests(None, args)
     assert (tests.status, tests.note, tests.target, outcomes) == (
         "not measured",
         "run with --skip-tests",
