@@ -105,3 +105,13 @@ def test_a_package_and_its_relative_imports_have_module_names(package):
     (package / "sub" / "leaf.py").write_text("")
     assert sources.module_name(package / "sub" / "__init__.py") == "snippets.sub"
     assert [p.name for p in sources.source_closure("snippets.sub")] == ["__init__.py", "leaf.py"]
+
+
+def test_prune_removes_folder_versions_and_their_stamps(tmp_path):
+    old, new = tmp_path / "model.0123456789abcdef0123", tmp_path / "model.abcdefabcdefabcdefab"
+    for folder in (old, new):
+        (folder / "weights").mkdir(parents=True)
+    (tmp_path / f"{old.name}.verified").write_text("")
+    os.utime(old, (1, 1))
+    assert keys.prune(tmp_path, "model", keep=1) == [old]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [new.name]
