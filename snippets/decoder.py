@@ -8,6 +8,8 @@ A page that needs more of a model than it has (a depth, a part) says so in one l
 
 from dataclasses import dataclass
 
+from state_simulators.model import position_limit
+
 LAYER_NAMES = ("layers", "h", "blocks")
 NORM_NAMES = ("norm", "ln_f", "final_layer_norm")
 
@@ -48,12 +50,21 @@ def parts(model) -> Decoder:
 # --8<-- [end:parts]
 
 
-def require(model, *, min_depth: int = 1, what: str = "this page") -> Decoder:
-    """The decoder's parts, or one line naming the requirement and the model."""
+def require(
+    model, *, min_depth: int = 1, min_positions: int = 0, what: str = "this page"
+) -> Decoder:
+    """The decoder's parts, or one line naming the requirement and the model: at least
+    `min_depth` layers, and room for `min_positions` tokens (absolute position tables are
+    finite: GPT-2's has 1,024 rows)."""
     decoder = parts(model)
     if decoder.depth < min_depth:
         raise UnsupportedModel(
             f"{what} needs a model with at least {min_depth} layers; "
             f"{type(model).__name__} has {decoder.depth}"
+        )
+    limit = position_limit(model.config)
+    if limit is not None and limit < min_positions:
+        raise UnsupportedModel(
+            f"{what} needs {min_positions} positions; {type(model).__name__} has {limit}"
         )
     return decoder

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
-from snippets.decoder import parts
+from snippets.decoder import parts, require
 from snippets.next_token import check_prompt
 from snippets.plotting import MUTED, PALETTE, new_figure
 from state_simulators.artifacts import facts, figure
@@ -263,6 +263,7 @@ def time_one_step(
 @functools.cache
 def step_times(lengths: tuple[int, ...] = TIMED_LENGTHS) -> dict[int, tuple[float, float]]:
     lm = load()
+    require(lm.model, min_positions=max(lengths) + 1, what="the KV-cache timing")
     return {n: time_one_step(n, lm=lm) for n in lengths}
 
 

@@ -54,3 +54,12 @@ def test_a_page_needing_more_layers_says_so():
     ):
         decoder.require(tiny_gpt2(2), min_depth=4, what="the layers page")
     assert decoder.require(tiny_llama(4), min_depth=4).depth == 4
+
+
+def test_a_page_needing_more_positions_than_the_model_has_says_so():
+    model = tiny_gpt2(2)  # 16 absolute positions
+    with pytest.raises(
+        decoder.UnsupportedModel, match=r"the KV-cache timing needs 225 positions; GPT2LMHeadModel has 16"
+    ):
+        decoder.require(model, min_positions=225, what="the KV-cache timing")
+    assert decoder.require(model, min_positions=16).depth == 2
