@@ -377,11 +377,9 @@ def experiments() -> Results:
     tests all read these results. Raises UnsupportedModel (one line) for a shallow model."""
     started = time.perf_counter()
     lm = load()
+    layers = require(lm.model, min_depth=MIN_DEPTH, what="the layers page").layers
     data = load_eval_set(lm)
-    positions = data.passages.shape[1]
-    layers = require(
-        lm.model, min_depth=MIN_DEPTH, min_positions=positions, what="the layers page"
-    ).layers
+    require(lm.model, min_positions=data.passages.shape[1], what="the layers page")
     depth = len(layers)
     saved, baseline = snapshots(data, lm)  # the intact model: its states, its scores
 
