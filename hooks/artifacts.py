@@ -14,7 +14,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from state_simulators import build
+from state_simulators import artifacts, build
 
 log = logging.getLogger("mkdocs.hooks.artifacts")
 _build: build.Build | None = None
@@ -29,7 +29,7 @@ def on_files(files: Files, *, config: MkDocsConfig) -> Files:
         pages = {page.src_uri: page.content_string for page in files.documentation_pages()}
         for path, users in _build.used(pages).items():
             files.append(File.generated(config, path, content=_build.make(path, users)))
-    except (build.BuildError, build.artifacts.ArtifactError) as error:
+    except (build.BuildError, artifacts.ArtifactError) as error:
         raise PluginError(str(error)) from error
     for made in _build.report.made:
         log.info(f"{made.path}: {'cached' if made.cached else f'made in {made.seconds:.1f} s'}")

@@ -29,8 +29,6 @@ from state_simulators import artifacts, includes, model, sources
 from state_simulators.arguments import Parser
 from state_simulators.cache import CacheError
 
-PAGES = includes.DOCS
-
 
 def short_name(path: Path) -> str:
     """`snippets/ascii/canvas.py` -> `ascii.canvas`, as in `python -m snippets.ascii.canvas`."""
@@ -42,14 +40,10 @@ def runnable_modules() -> dict[str, Path]:
     return {short_name(path): path for path in sources.page_modules() if sources.is_runnable(path)}
 
 
-def summary(path: Path) -> str:
-    return sources.summary(path)
-
-
 def module_rows() -> list[tuple[str, str, str]]:
     """(name, what it shows, pages) for each runnable module: what `python -m snippets` lists."""
     return [
-        (name, summary(path), ", ".join(includes.pages_showing(f"snippets.{name}")))
+        (name, sources.summary(path), ", ".join(includes.pages_showing(f"snippets.{name}")))
         for name, path in runnable_modules().items()
     ]
 
@@ -69,7 +63,7 @@ def build_parser(module: str) -> Parser:
     )
     parser = Parser(
         prog=f"python -m {module}",
-        description=summary(path),
+        description=sources.summary(path),
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from state_simulators import keys, notebook_css, page_code, runner, sources
+from state_simulators import includes, keys, notebook_css, page_code, runner, sources
 
 CONFIG = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)  # tags as text
 REPO = CONFIG["repo_url"]
-PAGES = sorted(p for p in (ROOT / "docs").glob("*.*") if p.suffix in (".md", ".py"))
+PAGES = includes.pages()
 
 
 def load_hook(name: str):

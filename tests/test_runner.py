@@ -50,9 +50,9 @@ def test_help_describes_the_module_and_its_page(name, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert stop.value.code == 0
     assert f"usage: python -m snippets.{name}" in out
-    assert runner.summary(runner.runnable_modules()[name])[:40] in " ".join(out.split())
+    assert sources.summary(runner.runnable_modules()[name])[:40] in " ".join(out.split())
     shown = out.split("shown on: ")[1].split()[0].rstrip(",")
-    assert (runner.PAGES / shown).is_file(), f"{name} names no real page: {shown}"
+    assert (includes.DOCS / shown).is_file(), f"{name} names no real page: {shown}"
 
 
 def test_the_facts_rows_are_the_numbers_the_page_quotes(lm):
