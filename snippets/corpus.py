@@ -26,7 +26,9 @@ def chapters() -> dict[str, str]:
     """Chapter number (Roman) -> its text, title line included."""
     text = PATH.read_text(encoding="utf-8")
     pieces = re.split(r"^CHAPTER ([IVX]+)\.\n", text, flags=re.MULTILINE)[1:]
-    return {number: body.strip() for number, body in zip(pieces[::2], pieces[1::2], strict=True)}
+    return {
+        number: body.strip() for number, body in zip(pieces[::2], pieces[1::2], strict=True)
+    }
 
 
 def text(part: str) -> str:

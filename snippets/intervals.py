@@ -51,7 +51,9 @@ def bootstrap(
     """
     data = np.asarray(values, dtype=float)
     if data.ndim != 1 or len(data) < 2 or np.isnan(data).any():
-        raise ValueError(f"an interval needs 2 or more numbers, one per unit; got {data.shape}")
+        raise ValueError(
+            f"an interval needs 2 or more numbers, one per unit; got {data.shape}"
+        )
     estimate = float(statistic(data, axis=0))
     if np.all(data == data[0]):  # scipy warns on a degenerate sample; the answer is exact
         return Interval(estimate, estimate, estimate, len(data))
