@@ -126,3 +126,22 @@ def test_search_finds_every_page_by_a_word_in_its_body(watched, site_url, built_
         assert location in hrefs, (word, location, hrefs)
         page.keyboard.press("Escape")
     assert problems == []
+
+
+def test_a_figure_enlarges_when_tapped_on_a_phone(watched, site_url):
+    """On a 390 px phone a figure drawn for the column shows at about half size; tapping it opens
+    the lightbox (mkdocs-glightbox), where it is drawn larger, and closing it returns."""
+    page, problems = watched
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(site_url + "distributions/", wait_until="networkidle")
+    figure = page.locator("article a.glightbox img").first
+    figure.scroll_into_view_if_needed()
+    inline = figure.bounding_box()["width"]
+    figure.click()
+    enlarged = page.locator(".glightbox-container .gslide.current img")
+    enlarged.wait_for(state="visible")
+    page.wait_for_timeout(500)  # the opening animation
+    assert enlarged.bounding_box()["width"] > 1.05 * inline
+    page.keyboard.press("Escape")
+    page.locator(".glightbox-container").wait_for(state="detached")
+    assert problems == []
