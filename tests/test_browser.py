@@ -145,3 +145,16 @@ def test_a_figure_enlarges_when_tapped_on_a_phone(watched, site_url):
     page.keyboard.press("Escape")
     page.locator(".glightbox-container").wait_for(state="detached")
     assert problems == []
+
+
+@pytest.mark.parametrize("width", [1440, 1024, 390])
+def test_the_notebook_page_uses_the_whole_article_column(page, site_url, width):
+    """Every notebook cell is as wide as the article, less the cells' own padding, at each width
+    (it was about 100 px narrower down the whole page, squeezed beside the page's buttons)."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(site_url + "ascii-diffusion/", wait_until="networkidle")
+    article = page.locator("article.md-content__inner").bounding_box()["width"]
+    cells = page.locator(".jupyter-wrapper .jp-Cell").evaluate_all(
+        "cells => cells.map(c => c.getBoundingClientRect().width)"
+    )
+    assert len(cells) > 5 and min(cells) >= article - 40, (article, min(cells))
