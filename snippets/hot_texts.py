@@ -79,21 +79,6 @@ def texts() -> tuple[Text, ...]:
     )
 
 
-def add_arguments(parser) -> None:
-    from state_simulators.arguments import positive_int
-
-    parser.add_argument("--shown", type=positive_int, default=2, help="texts per setting")
-
-
-def demo(args, console) -> None:
-    """`python -m snippets.hot_texts`: the first texts of the first prompt in each setting."""
-    for setting in SETTINGS:
-        shown = [t for t in texts() if t.prompt == PROMPTS[0] and t.setting == setting]
-        for t in shown[: args.shown]:
-            console.rule(f"{setting.label}, sample {t.sample + 1}")
-            console.print(t.prompt + t.text, highlight=False, markup=False)
-
-
 if __name__ == "__main__":
     from state_simulators import runner
 
