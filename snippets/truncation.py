@@ -208,11 +208,27 @@ def paired_difference(measure, a: Samplers, b: Samplers) -> Interval:
     return bootstrap(np.subtract(per_prompt(measure, a), per_prompt(measure, b)))
 
 
-def human_whole_words() -> Interval:
-    """The same share on held-out human text (Alice, ch. V-VI), one value per window."""
-    tokenizer = load().tokenizer
-    windows = corpus.windows(tokenizer, "held_out")
-    return bootstrap([word_share([tokenizer.decode(w)], tokenizer) for w in windows])
+def human_units(tokenizer) -> list[list[hot_texts.Text]]:
+    """Held-out human text (Alice, ch. V-VI) cut into pieces as long as the generated texts,
+    grouped HOT_SAMPLES to a unit, as a prompt's texts are."""
+    ids = corpus.windows(tokenizer, "held_out").flatten().tolist()
+    size = hot_texts.NEW_TOKENS
+    pieces = [
+        hot_texts.Text("", NO_CUT, 0, tuple(piece), tokenizer.decode(piece), ())
+        for piece in (ids[i : i + size] for i in range(0, len(ids) - size + 1, size))
+    ]
+    n = hot_texts.SAMPLES
+    return [pieces[i : i + n] for i in range(0, len(pieces) - n + 1, n)]
+
+
+def human_row() -> list[str]:
+    """The table's row for human text: every measure but the model's own score."""
+    units = human_units(load().tokenizer)
+    cells = [
+        formatted(name, bootstrap([measure(unit) for unit in units]))
+        for name, (measure, *_) in list(MEASURES.items())[:-1]
+    ]
+    return [f"human text ({len(units)} units)", *cells, "—"]
 
 
 def formatted(name: str, interval: Interval) -> str:
@@ -226,6 +242,7 @@ def hot_table() -> str:
         [label, *(formatted(name, intervals[name]) for name in MEASURES)]
         for label, intervals in hot_intervals().items()
     ]
+    rows.append(human_row())
     return markdown_table(
         ["setting", *MEASURES], rows, align=[None] + ["right"] * len(MEASURES)
     )
@@ -258,7 +275,7 @@ def hot_facts() -> dict[str, str]:
         "hot_samples": samples_table(),
         "hot_first_prompt": hot_texts.PROMPTS[0],
         "hot_prompt_list": "; ".join(f"`{p}`" for p in hot_texts.PROMPTS),
-        "hot_words_human": formatted(words, human_whole_words()),
+        "hot_human_units": str(len(human_units(load().tokenizer))),
         "hot_words_minp_minus_topp": formatted(
             words, paired_difference(whole_words, min_p, top_p)
         ),

@@ -117,7 +117,7 @@ def test_figures_and_facts(lm):
     fig = tr.tail_mass_figure()
     assert [list(line.get_ydata()) for line in fig.axes[0].lines] == list(tr.tail_curves().values())
     f = tr.truncation_facts()
-    assert f["hot_table"].count("\n") == 1 + len(hot_texts.SETTINGS)
+    assert f["hot_table"].count("\n") == 2 + len(hot_texts.SETTINGS)  # and the human row
     assert f["order_table"].count("\n") == 1 + 2 * len(tr.SHOWN)
     assert not {"vocab", "fact_prompt", "fact_top", "story_bits_2", "tail_topk_1"} & set(f)
 
@@ -216,3 +216,31 @@ def test_the_samples_shown_are_the_first_of_each_setting(lm):
     first = next(t for t in hot_texts.texts() if t.setting == hot_texts.SETTINGS[0])
     row = [hot_texts.SETTINGS[0].label, "1", tr.table_cell(first.text)]
     assert table[2] == markdown_table(["setting", "sample", "first words"], [row]).split("\n")[2]
+
+
+def test_human_units_are_as_long_as_the_generated_texts(lm):
+    units = tr.human_units(lm.tokenizer)
+    assert len(units) >= 2 and all(len(unit) == hot_texts.SAMPLES for unit in units)
+    assert all(len(piece.token_ids) == hot_texts.NEW_TOKENS for unit in units for piece in unit)
+    row = tr.human_row()
+    assert row[0] == f"human text ({len(units)} units)" and row[-1] == "—"
+    assert len(row) == 1 + len(tr.MEASURES)
+
+
+@pytest.mark.claim
+def test_at_high_temperature_min_p_keeps_the_words_whole(lm):
+    """What the page says of the whole texts, against human text as the control."""
+    none, top_p, min_p_ = hot_texts.SETTINGS
+    intervals = tr.hot_intervals()
+    words = {s: intervals[s.label]["whole-token words"] for s in hot_texts.SETTINGS}
+    human = bootstrap([tr.whole_words(unit) for unit in tr.human_units(lm.tokenizer)])
+    assert words[min_p_].low > 0.95 and human.low > 0.9  # almost every word whole
+    for setting in (none, top_p):  # "a fifth or so" of the words are not
+        assert 0.1 < 1 - words[setting].estimate < 0.3, setting.label
+    for other in (none, top_p):
+        assert tr.paired_difference(tr.whole_words, min_p_, other).low > 0.05, other.label
+    for setting in hot_texts.SETTINGS:  # nothing loops
+        assert intervals[setting.label]["repeated 4-grams"].high < 0.02, setting.label
+    distinct = {s: intervals[s.label]["distinct-2"].estimate for s in hot_texts.SETTINGS}
+    human_distinct = bootstrap([tr.distinct_2(unit) for unit in tr.human_units(lm.tokenizer)])
+    assert distinct[none] > distinct[min_p_] > human_distinct.estimate  # min-p between the two
