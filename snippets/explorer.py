@@ -15,6 +15,7 @@ import torch
 
 from snippets.next_token import next_token_logits, token_text
 from snippets.sampling import Samplers, entropy_bits, survivors, warp, warp_temperature_last
+from snippets.tables import markdown_table
 from state_simulators.artifacts import data, facts
 from state_simulators.model import load
 
@@ -28,6 +29,8 @@ PROMPTS = {
 }
 TOP = 256
 BIN = 0.1
+SHOWN = 12  # bars the page draws for the best named tokens (docs/javascripts/explorer.js)
+OTHERS_T = (1.0, 1.5, 2.0, 3.0)  # temperatures of the page's "others" table
 SLIDERS = Samplers(1.0, top_k=50, top_p=0.9, min_p=0.1)  # where they start; cuts start off
 
 
@@ -108,6 +111,33 @@ def compression_error() -> float:
     return worst
 
 
+def others(entry: dict, temperature: float) -> float:
+    """The "others" bar with no cut: the probability outside the SHOWN best tokens."""
+    return 1 - sum(view(entry, Samplers(temperature))["probabilities"][:SHOWN])
+
+
+def others_table() -> str:
+    """The "others" bar per prompt at OTHERS_T, no cut."""
+    return markdown_table(
+        ["prompt", *(f"T = {t:g}" for t in OTHERS_T)],
+        [
+            [entry["label"], *(f"{others(entry, t):.0%}" for t in OTHERS_T)]
+            for entry in explorer_data()["prompts"]
+        ],
+        align=[None] + ["right"] * len(OTHERS_T),
+    )
+
+
+def others_facts() -> dict[str, str]:
+    """The "others" bar on the open and the factual prompts, and its least value at T = 2."""
+    entries = {entry["label"]: entry for entry in explorer_data()["prompts"]}
+    out = {"others_table": others_table()}
+    for label in ("weekend", "cat", "fact", "code"):
+        out[f"others_{label}_1"] = f"{others(entries[label], 1.0):.0%}"
+    out["others_least_2"] = f"{min(others(e, 2.0) for e in entries.values()):.0%}"
+    return out
+
+
 @facts("explorer")
 def explorer_facts():
     content = explorer_data()
@@ -118,7 +148,8 @@ def explorer_facts():
         "kilobytes": f"{len(artifacts_bytes(content)) / 1024:.0f}",
         "error": f"{compression_error():.4f}",
         "checked": ", ".join(f"{t:g}" for t in CHECKED),
-    }
+        "shown": str(SHOWN),
+    } | others_facts()
 
 
 # --8<-- [start:view]

@@ -89,19 +89,23 @@ class Samplers:
         """The same cuts at another temperature."""
         return dataclasses.replace(self, temperature=temperature)
 
-    def processors(self) -> transformers.LogitsProcessorList:
+    def processors(self, temperature_last: bool = False) -> transformers.LogitsProcessorList:
         """transformers' own logits warpers for this setting, in the order `generate` runs
-        them; greedy is top-k 1."""
+        them (temperature first); greedy is top-k 1. `temperature_last=True` moves the
+        temperature after the cuts, the order of llama.cpp's default sampler chain."""
         if self.greedy:
             return transformers.LogitsProcessorList([transformers.TopKLogitsWarper(1)])
-        chain = [transformers.TemperatureLogitsWarper(self.temperature)]
-        for value, warper in (
-            (self.top_k, transformers.TopKLogitsWarper),
-            (self.top_p, transformers.TopPLogitsWarper),
-            (self.min_p, transformers.MinPLogitsWarper),
-        ):
-            if value is not None:
-                chain.append(warper(value))
+        cuts = [
+            warper(value)
+            for value, warper in (
+                (self.top_k, transformers.TopKLogitsWarper),
+                (self.top_p, transformers.TopPLogitsWarper),
+                (self.min_p, transformers.MinPLogitsWarper),
+            )
+            if value is not None
+        ]
+        temperature = [transformers.TemperatureLogitsWarper(self.temperature)]
+        chain = cuts + temperature if temperature_last else temperature + cuts
         return transformers.LogitsProcessorList(chain)
 
     def to_json(self) -> dict:

@@ -2,26 +2,25 @@
 
 The samplers themselves are in `snippets/sampling.py`; this module measures them: how many
 tokens survive each cut, how much probability lands on the model's unreliable tail, why the
-order of temperature and truncation matters, and what long samples look like at a high T.
+order of temperature and truncation matters (on transformers' own warpers, in both orders), and
+what whole texts sampled at a high T look like, measured without the model's own scores.
 """
 
 import functools
+import re
 
+import numpy as np
 import torch
 
-from snippets import continuations
-from snippets.distributions import PROMPTS, mean
+from snippets import continuations, corpus, hot_texts
+from snippets.distributions import PROMPTS
+from snippets.intervals import Interval, bootstrap
 from snippets.next_token import next_token_logits
 from snippets.plotting import MUTED, PALETTE, new_figure
-from snippets.sampling import (
-    Samplers,
-    entropy_bits,
-    survivors,
-    warp,
-    warp_temperature_last,
-)
+from snippets.sampling import Samplers, entropy_bits, survivors, warp
 from snippets.tables import markdown_table
 from state_simulators.artifacts import facts, figure
+from state_simulators.model import load
 
 GRID = tuple(round(0.1 * i, 1) for i in range(1, 31))  # T = 0.1 ... 3.0
 NO_CUT = Samplers()
@@ -37,6 +36,9 @@ TAIL = 1e-3  # a token the model itself gives less than 0.1 % at T = 1
 LEAK = 0.01  # a cut "lets the tail in" when the tail gets more than this
 SHOWN = {"a story": PROMPTS["a story"], "a fact": PROMPTS["a fact"]}
 ORDER_T = 2.0
+ORDERS = {"temperature first": False, "temperature last": True}  # name: temperature_last
+N = 4  # repeated n-grams are counted for this n
+WORD = re.compile(r"[A-Za-z]+")
 TABLE_T = (1.0, 1.5, 2.0, 3.0)  # the temperatures of the page's survivors table
 
 
@@ -135,28 +137,152 @@ def table_cell(text: str, words: int = 30) -> str:
     return "".join(MARKUP.get(c, c) for c in cut) + " …"
 
 
-def hot_rows() -> dict[str, list[continuations.Continuation]]:
-    """The story prompt's continuations at the hot temperature, with and without a cut."""
-    settings = (NO_CUT.at(continuations.HOT), *continuations.TRUNCATIONS)
+# --8<-- [start:measures]
+def repeated_ngrams(texts: list[hot_texts.Text]) -> float:
+    """Share of the texts' 4-grams that repeat one earlier in the same text."""
+    repeats = sum(len(continuations.repeated_starts(t.token_ids, N)) for t in texts)
+    return repeats / max(1, sum(max(0, len(t.token_ids) - N + 1) for t in texts))
+
+
+def distinct_2(texts: list[hot_texts.Text]) -> float:
+    """Different token pairs / all token pairs, pooled over the texts."""
+    return continuations.distinct_ngrams([t.token_ids for t in texts], 2)
+
+
+def whole_words(texts: list[hot_texts.Text]) -> float:
+    """Share of the texts' words that the tokenizer holds as a single token."""
+    return word_share([t.text for t in texts])
+
+
+def word_share(strings: list[str], tokenizer=None) -> float:
+    """Share of the words (runs of letters) that are one token after a space:
+    common words are one token, made-up words take several."""
+    tokenizer = tokenizer or load().tokenizer
+    words = [w for s in strings for w in WORD.findall(s)]
+    return sum(one_token(tokenizer, w) for w in words) / max(1, len(words))
+
+
+def mean_log_prob(texts: list[hot_texts.Text]) -> float:
+    """Mean ln p per token under the untouched model: circular once the tail is cut."""
+    values = [v for t in texts for v in t.log_probs]
+    return sum(values) / max(1, len(values))
+
+
+# --8<-- [end:measures]
+
+
+@functools.cache
+def one_token(tokenizer, word: str) -> bool:
+    """Whether the tokenizer spells the word, after a space, as one token."""
+    return len(tokenizer(" " + word, add_special_tokens=False).input_ids) == 1
+
+
+MEASURES = {  # name on the page: (measure of one prompt's texts, digits, scale, unit)
+    "repeated 4-grams": (repeated_ngrams, 1, 100, " %"),
+    "distinct-2": (distinct_2, 2, 1, ""),
+    "whole-token words": (whole_words, 1, 100, " %"),
+    "mean ln p (circular: a sanity check)": (mean_log_prob, 2, 1, ""),
+}
+
+
+def per_prompt(measure, setting: Samplers) -> list[float]:
+    """One value per prompt (the unit of resampling): the measure of its texts."""
+    texts = hot_texts.texts()
+    return [
+        measure([t for t in texts if t.prompt == p and t.setting == setting])
+        for p in hot_texts.PROMPTS
+    ]
+
+
+@functools.cache
+def hot_intervals() -> dict[str, dict[str, Interval]]:
+    """Per setting, per measure: the mean over prompts with its 95 % bootstrap interval."""
     return {
-        s.label: [
-            r
-            for r in continuations.experiment()
-            if r.prompt == continuations.STORY and r.setting == s
-        ]
-        for s in settings
+        s.label: {name: bootstrap(per_prompt(m[0], s)) for name, m in MEASURES.items()}
+        for s in hot_texts.SETTINGS
     }
 
 
+def paired_difference(measure, a: Samplers, b: Samplers) -> Interval:
+    """Mean over prompts of measure(a) - measure(b), each prompt against itself."""
+    return bootstrap(np.subtract(per_prompt(measure, a), per_prompt(measure, b)))
+
+
+def human_units(tokenizer) -> list[list[hot_texts.Text]]:
+    """Held-out human text (Alice, ch. V-VI) cut into pieces as long as the generated texts,
+    grouped HOT_SAMPLES to a unit, as a prompt's texts are."""
+    ids = corpus.windows(tokenizer, "held_out").flatten().tolist()
+    size = hot_texts.NEW_TOKENS
+    pieces = [
+        hot_texts.Text("", NO_CUT, 0, tuple(piece), tokenizer.decode(piece), ())
+        for piece in (ids[i : i + size] for i in range(0, len(ids) - size + 1, size))
+    ]
+    n = hot_texts.SAMPLES
+    return [pieces[i : i + n] for i in range(0, len(pieces) - n + 1, n)]
+
+
+def human_row() -> list[str]:
+    """The table's row for human text: every measure but the model's own score."""
+    units = human_units(load().tokenizer)
+    cells = [
+        formatted(name, bootstrap([measure(unit) for unit in units]))
+        for name, (measure, *_) in list(MEASURES.items())[:-1]
+    ]
+    return [f"human text ({len(units)} units)", *cells, "—"]
+
+
+def formatted(name: str, interval: Interval) -> str:
+    _, digits, scale, unit = MEASURES[name]
+    return interval.format(digits, scale, unit)
+
+
 def hot_table() -> str:
+    """The experiment's measures per setting, each with its interval over prompts."""
+    rows = [
+        [label, *(formatted(name, intervals[name]) for name in MEASURES)]
+        for label, intervals in hot_intervals().items()
+    ]
+    rows.append(human_row())
     return markdown_table(
-        ["setting", "mean ln p per token", "first words of the first sample"],
-        [
-            [label, f"{mean([r.mean_log_prob for r in rows]):.2f}", table_cell(rows[0].text)]
-            for label, rows in hot_rows().items()
-        ],
-        align=[None, "right", None],
+        ["setting", *MEASURES], rows, align=[None] + ["right"] * len(MEASURES)
     )
+
+
+def samples_table(shown: int = 2) -> str:
+    """The first `shown` texts of the first prompt in each setting."""
+    texts = hot_texts.texts()
+    rows = [
+        [s.label, str(t.sample + 1), table_cell(t.text)]
+        for s in hot_texts.SETTINGS
+        for t in [t for t in texts if t.prompt == hot_texts.PROMPTS[0] and t.setting == s][
+            :shown
+        ]
+    ]
+    return markdown_table(["setting", "sample", "first words"], rows)
+
+
+def hot_facts() -> dict[str, str]:
+    """The whole-text experiment's numbers for prose."""
+    none, top_p, min_p = hot_texts.SETTINGS
+    words = "whole-token words"
+    return {
+        "hot_t": f"{hot_texts.HOT:g}",
+        "hot_prompts": str(len(hot_texts.PROMPTS)),
+        "hot_samples_each": str(hot_texts.SAMPLES),
+        "hot_tokens": str(hot_texts.NEW_TOKENS),
+        "hot_texts": str(len(hot_texts.texts())),
+        "hot_table": hot_table(),
+        "hot_samples": samples_table(),
+        "hot_first_prompt": hot_texts.PROMPTS[0],
+        "hot_prompt_list": "; ".join(f"`{p}`" for p in hot_texts.PROMPTS),
+        "hot_human_units": str(len(human_units(load().tokenizer))),
+        "hot_words_minp_minus_topp": formatted(
+            words, paired_difference(whole_words, min_p, top_p)
+        ),
+        "hot_words_minp_minus_none": formatted(
+            words, paired_difference(whole_words, min_p, none)
+        ),
+    }
 
 
 def survivors_table() -> str:
@@ -192,19 +318,51 @@ def tail_facts() -> dict[str, str]:
     return out
 
 
+# --8<-- [start:orders]
+def both_orders(logits: torch.Tensor, samplers: Samplers) -> dict[str, torch.Tensor]:
+    """One setting run by transformers' own warpers in both orders: temperature
+    first (as `generate` runs them) and temperature last (llama.cpp's default)."""
+    no_ids = torch.zeros((1, 0), dtype=torch.long)
+    return {
+        order: samplers.processors(temperature_last=last)(no_ids, logits[None].clone())[0]
+        for order, last in ORDERS.items()
+    }
+
+
+# --8<-- [end:orders]
+
+
+def order_rows(samplers: Samplers) -> list[list[str]]:
+    """Per shown prompt and order: tokens that can be drawn, the top token's probability,
+    the entropy in bits."""
+    rows = []
+    for name, z in logits().items():
+        for order, warped in both_orders(z, samplers).items():
+            top = float(torch.softmax(warped, dim=-1).max())
+            rows.append(
+                [name.split()[-1], order, f"{survivors(warped):,}", f"{top:.2f}"]
+                + [f"{entropy_bits(warped):.1f}"]
+            )
+    return rows
+
+
 def order_facts() -> dict[str, str]:
-    """Top-p and min-p on the story prompt at ORDER_T, temperature first and last."""
+    """Top-p and min-p at ORDER_T in both orders: a table for top-p on both shown prompts,
+    and the story prompt's numbers for prose."""
     story = logits()["a story"]
-    out = {"order_t": f"{ORDER_T:g}"}
+    out = {
+        "order_t": f"{ORDER_T:g}",
+        "order_table": markdown_table(
+            ["prompt", "order", "tokens that can be drawn", "top token's p", "entropy (bits)"],
+            order_rows(TOP_P.at(ORDER_T)),
+            align=[None, None, "right", "right", "right"],
+        ),
+    }
     for label, cut in (("topp", TOP_P), ("minp", MIN_P)):
-        first, last = (
-            warp(story, cut.at(ORDER_T)),
-            warp_temperature_last(story, cut.at(ORDER_T)),
-        )
-        out[f"order_{label}_first"] = f"{survivors(first):,}"
-        out[f"order_{label}_last"] = f"{survivors(last):,}"
-        out[f"order_{label}_first_bits"] = f"{entropy_bits(first):.1f}"
-        out[f"order_{label}_last_bits"] = f"{entropy_bits(last):.1f}"
+        orders = both_orders(story, cut.at(ORDER_T))
+        for order, key in (("temperature first", "first"), ("temperature last", "last")):
+            out[f"order_{label}_{key}"] = f"{survivors(orders[order]):,}"
+            out[f"order_{label}_{key}_bits"] = f"{entropy_bits(orders[order]):.1f}"
     return out
 
 
@@ -217,14 +375,10 @@ def truncation_facts():
         | order_facts()
         | {
             "survivors_table": survivors_table(),
-            "hot_t": f"{continuations.HOT:g}",
-            "matched_p": f"{matched_p(story, continuations.HOT, 0.1):.2f}",
-            "hot_minp": f"{survivors(warp(story, MIN_P.at(continuations.HOT))):,}",
-            "hot_table": hot_table(),
-            "hot_prompt": continuations.STORY,
-            "replicates": str(continuations.REPLICATES),
-            "new_tokens": str(continuations.NEW_TOKENS),
+            "matched_p": f"{matched_p(story, hot_texts.HOT, 0.1):.2f}",
+            "hot_minp": f"{survivors(warp(story, MIN_P.at(hot_texts.HOT))):,}",
         }
+        | hot_facts()
     )
 
 

@@ -8,8 +8,9 @@ import torch
 
 from snippets import explorer as ex
 from snippets.sampling import Samplers, survivors, warp
+from state_simulators import includes
 
-SHOWN = 12  # bars the page draws for named tokens (docs/javascripts/explorer.js)
+SHOWN = ex.SHOWN
 SCENARIOS = [  # (prompt, setting, temperature last)
     ("story", Samplers(), False),
     ("story", Samplers(2.0, top_p=0.9), False),
@@ -81,7 +82,37 @@ def test_the_data_file_carries_the_sliders_starting_setting(lm):
     assert content["samplers"] == ex.SLIDERS.to_json() and ex.explorer_json() == content
     assert Samplers(**content["samplers"]) == ex.SLIDERS
     assert content["vocab"] == lm.model.config.vocab_size
-    assert set(ex.explorer_facts()) == {"prompts", "top", "bin", "kilobytes", "error", "checked"}
+    others = {f"others_{label}_1" for label in ("weekend", "cat", "fact", "code")}
+    assert set(ex.explorer_facts()) == {
+        "prompts", "top", "bin", "kilobytes", "error", "checked", "shown", "others_table", "others_least_2"
+    } | others  # fmt: skip
+
+
+def test_the_page_draws_as_many_bars_as_python_counts():
+    script = (includes.DOCS / "javascripts" / "explorer.js").read_text()
+    assert re.search(r"var SHOWN = (\d+);", script).group(1) == str(ex.SHOWN)
+
+
+def test_others_is_the_mass_outside_the_bars(lm):
+    entry = ex.explorer_data()["prompts"][0]
+    p = torch.softmax(ex.expand(entry) / 2.0, dim=-1)
+    assert ex.others(entry, 2.0) == pytest.approx(float(p[ex.SHOWN :].sum()))
+    table = ex.others_table().split("\n")
+    assert len(table) == 2 + len(ex.PROMPTS)
+    assert table[2].startswith(f"| {entry['label']} | {ex.others(entry, 1.0):.0%} |")
+
+
+@pytest.mark.claim
+def test_others_swallows_the_probability_on_open_prompts_first(lm):
+    """What the page says: open prompts' "others" bar is large already at T = 1, the factual
+    ones' small; at T = 1.5 not yet every prompt's is above half; at T = 2 every prompt's is."""
+    entries = {entry["label"]: entry for entry in ex.explorer_data()["prompts"]}
+    for label in ("weekend", "cat"):
+        assert ex.others(entries[label], 1.0) > 0.5, label
+    for label in ("fact", "code"):
+        assert ex.others(entries[label], 1.0) < 0.1, label
+    assert min(ex.others(e, 1.5) for e in entries.values()) < 0.5
+    assert min(ex.others(e, 2.0) for e in entries.values()) > 0.5
 
 
 def test_the_site_serves_what_the_code_computes(built_site, lm):

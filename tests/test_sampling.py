@@ -217,6 +217,26 @@ def test_temperature_last_differs_only_for_the_probability_cuts(lm):
         assert torch.equal(sampling.warp_temperature_last(z, at_one), sampling.warp(z, at_one))
 
 
+@pytest.mark.parametrize("name", sorted(EDGES))
+def test_transformers_warpers_with_temperature_last_equal_warp_temperature_last(name):
+    logits = EDGES[name]
+    for setting in (Samplers(2.0, top_p=0.9), Samplers(0.5, top_k=3, min_p=0.2), Samplers(3.0)):
+        chain = setting.processors(temperature_last=True)
+        assert isinstance(chain[-1], TemperatureLogitsWarper)
+        assert same(theirs(chain, logits), sampling.warp_temperature_last(logits, setting))
+    assert len(GREEDY.processors(temperature_last=True)) == 1  # greedy has no temperature
+
+
+def test_typical_and_eta_sampling_are_in_transformers():
+    """The page names them as available there: `generate` builds their warpers."""
+    config = transformers.GenerationConfig(do_sample=True, typical_p=0.9, eta_cutoff=3e-4)
+    assert config.typical_p == 0.9 and config.eta_cutoff == 3e-4
+    uniform = EDGES["uniform"][None]
+    typical = transformers.TypicalLogitsWarper(0.9)(None, uniform.clone())
+    assert torch.isfinite(typical).all()  # on a uniform distribution every token is typical
+    assert torch.isfinite(transformers.EtaLogitsWarper(3e-4)(None, uniform.clone())).all()
+
+
 @pytest.mark.parametrize(
     "call, fix",
     [

@@ -7,8 +7,10 @@ import markdown
 import pytest
 import torch
 
-from snippets import continuations as c
+from snippets import hot_texts
 from snippets import truncation as tr
+from snippets.hot_texts import HOT, Text
+from snippets.intervals import bootstrap
 from snippets.sampling import Samplers, min_p, survivors, warp, warp_temperature_last
 from snippets.tables import markdown_table
 
@@ -80,32 +82,18 @@ def test_the_order_matters_for_top_p_and_min_p(lm):
         assert first > 5 * last
 
 
-@pytest.mark.claim
-def test_min_p_keeps_hot_text_plausible_where_top_p_0_9_does_not(lm):
-    rows = tr.hot_rows()
-    mean = {label: sum(r.mean_log_prob for r in rs) / len(rs) for label, rs in rows.items()}
-    none, top_p, min_p_ = (mean[s.label] for s in (Samplers(c.HOT), *c.TRUNCATIONS))
-    assert min_p_ > top_p + 3 and min_p_ > none + 3
-
-
-def test_hot_rows_are_the_batchs(lm):
-    rows = tr.hot_rows()
-    assert list(rows) == [s.label for s in (Samplers(c.HOT), *c.TRUNCATIONS)]
-    assert all(len(rs) == c.REPLICATES for rs in rows.values())
-
-
 def test_a_matched_top_p(lm):
     story = tr.logits()["a story"]
-    p = tr.matched_p(story, c.HOT, 0.1)
-    limit = survivors(warp(story, Samplers(c.HOT, min_p=0.1)))
-    assert survivors(warp(story, Samplers(c.HOT, top_p=p))) <= limit
+    p = tr.matched_p(story, HOT, 0.1)
+    limit = survivors(warp(story, Samplers(HOT, min_p=0.1)))
+    assert survivors(warp(story, Samplers(HOT, top_p=p))) <= limit
     if p < 1:
-        assert limit < survivors(warp(story, Samplers(c.HOT, top_p=round(p + 0.01, 2))))
+        assert limit < survivors(warp(story, Samplers(HOT, top_p=round(p + 0.01, 2))))
 
 
 @pytest.mark.claim
 def test_the_matched_top_p_is_much_smaller_than_0_9(lm):
-    assert 0.1 < tr.matched_p(tr.logits()["a story"], c.HOT, 0.1) < 0.9
+    assert 0.1 < tr.matched_p(tr.logits()["a story"], HOT, 0.1) < 0.9
 
 
 def test_generated_text_is_safe_in_a_table_cell():
@@ -129,7 +117,8 @@ def test_figures_and_facts(lm):
     fig = tr.tail_mass_figure()
     assert [list(line.get_ydata()) for line in fig.axes[0].lines] == list(tr.tail_curves().values())
     f = tr.truncation_facts()
-    assert f["hot_table"].count("\n") == 2 + len(c.TRUNCATIONS)
+    assert f["hot_table"].count("\n") == 2 + len(hot_texts.SETTINGS)  # and the human row
+    assert f["order_table"].count("\n") == 1 + 2 * len(tr.SHOWN)
     assert not {"vocab", "fact_prompt", "fact_top", "story_bits_2", "tail_topk_1"} & set(f)
 
 
@@ -148,3 +137,110 @@ def test_the_survivors_table(lm):
         ["| fact", "top-p 0.9"],
         ["| fact", "min-p 0.1"],
     ]
+
+
+SETTINGS_BOTH_ORDERS = [
+    Samplers(2.0, top_p=0.9),
+    Samplers(2.0, min_p=0.1),
+    Samplers(0.5, top_k=20, top_p=0.8),
+    Samplers(3.0, top_k=100, top_p=0.95, min_p=0.05),
+    Samplers(1.5),
+]
+
+
+@pytest.mark.parametrize("setting", SETTINGS_BOTH_ORDERS, ids=lambda s: s.label)
+def test_transformers_warpers_in_both_orders_equal_the_pages_functions(lm, setting):
+    """temperature first = `warp` (generate's order); temperature last = `warp_temperature_last`."""
+    for z in tr.logits().values():
+        orders = tr.both_orders(z, setting)
+        assert list(orders) == ["temperature first", "temperature last"]
+        for theirs, ours in zip(orders.values(), (warp(z, setting), warp_temperature_last(z, setting))):
+            assert torch.equal(torch.isinf(theirs), torch.isinf(ours))
+            assert torch.allclose(theirs[torch.isfinite(theirs)], ours[torch.isfinite(ours)])
+
+
+@pytest.mark.claim
+def test_the_order_table(lm):
+    """T = 2, top-p 0.9: temperature first keeps far more tokens and a far less likely top token."""
+    rows = tr.order_rows(tr.TOP_P.at(tr.ORDER_T))
+    number = lambda cell: float(cell.replace(",", ""))  # noqa: E731
+    for first, last in zip(rows[::2], rows[1::2]):
+        assert (first[1], last[1]) == ("temperature first", "temperature last")
+        assert number(first[2]) > 50 * number(last[2])
+        assert number(first[3]) < number(last[3]) / 2
+
+
+def text(ids, words="", log_probs=()):
+    return Text("p", Samplers(), 0, tuple(ids), words, tuple(log_probs))
+
+
+def test_the_text_measures_on_known_texts(lm):
+    loop = text([1, 2, 3, 4] * 3)  # 9 four-grams, the last 5 repeat the first 4
+    assert tr.repeated_ngrams([loop]) == pytest.approx(5 / 9)
+    assert tr.repeated_ngrams([text([1, 2, 3, 4, 5])]) == 0
+    assert tr.repeated_ngrams([loop, text([1, 2])]) == pytest.approx(5 / 9)  # too short: no 4-grams
+    assert tr.repeated_ngrams([text([])]) == 0
+    assert tr.distinct_2([text([1, 2, 1, 2]), text([1, 2])]) == pytest.approx(2 / 4)
+    assert tr.mean_log_prob([text([1, 2], log_probs=(-1.0, -2.0)), text([3], log_probs=(-3.0,))]) == -2.0
+    assert tr.mean_log_prob([text([])]) == 0
+
+
+def test_whole_token_words(lm):
+    common = "the cat sat on the house"
+    assert tr.word_share([common], lm.tokenizer) == 1.0
+    ids = lm.tokenizer(" Serekealed Lalveckend", add_special_tokens=False).input_ids
+    assert len(ids) > 2 and tr.word_share(["Serekealed Lalveckend"], lm.tokenizer) == 0.0
+    assert tr.word_share(["the Serekealed, 42 !"]) == 0.5  # runs of letters only; numbers are no words
+    assert tr.word_share([""]) == 0
+    assert tr.whole_words([text([], common), text([], "Serekealed")]) == pytest.approx(6 / 7)
+
+
+def test_intervals_have_the_prompt_as_unit(lm):
+    intervals = tr.hot_intervals()
+    assert list(intervals) == [s.label for s in hot_texts.SETTINGS]
+    for setting in hot_texts.SETTINGS:
+        for name, (measure, *_) in tr.MEASURES.items():
+            values = tr.per_prompt(measure, setting)
+            assert len(values) == len(hot_texts.PROMPTS)
+            assert intervals[setting.label][name] == bootstrap(values)
+    none, _, min_p_ = hot_texts.SETTINGS
+    difference = tr.paired_difference(tr.whole_words, min_p_, none)
+    assert difference.n == len(hot_texts.PROMPTS)
+    words = {label: row["whole-token words"].estimate for label, row in intervals.items()}
+    assert difference.estimate == pytest.approx(words[min_p_.label] - words[none.label])
+
+
+def test_the_samples_shown_are_the_first_of_each_setting(lm):
+    table = tr.samples_table(shown=2).split("\n")
+    assert len(table) == 2 + 2 * len(hot_texts.SETTINGS)
+    first = next(t for t in hot_texts.texts() if t.setting == hot_texts.SETTINGS[0])
+    row = [hot_texts.SETTINGS[0].label, "1", tr.table_cell(first.text)]
+    assert table[2] == markdown_table(["setting", "sample", "first words"], [row]).split("\n")[2]
+
+
+def test_human_units_are_as_long_as_the_generated_texts(lm):
+    units = tr.human_units(lm.tokenizer)
+    assert len(units) >= 2 and all(len(unit) == hot_texts.SAMPLES for unit in units)
+    assert all(len(piece.token_ids) == hot_texts.NEW_TOKENS for unit in units for piece in unit)
+    row = tr.human_row()
+    assert row[0] == f"human text ({len(units)} units)" and row[-1] == "—"
+    assert len(row) == 1 + len(tr.MEASURES)
+
+
+@pytest.mark.claim
+def test_at_high_temperature_min_p_keeps_the_words_whole(lm):
+    """What the page says of the whole texts, against human text as the control."""
+    none, top_p, min_p_ = hot_texts.SETTINGS
+    intervals = tr.hot_intervals()
+    words = {s: intervals[s.label]["whole-token words"] for s in hot_texts.SETTINGS}
+    human = bootstrap([tr.whole_words(unit) for unit in tr.human_units(lm.tokenizer)])
+    assert words[min_p_].low > 0.95 and human.low > 0.9  # almost every word whole
+    for setting in (none, top_p):  # "a fifth or so" of the words are not
+        assert 0.1 < 1 - words[setting].estimate < 0.3, setting.label
+    for other in (none, top_p):
+        assert tr.paired_difference(tr.whole_words, min_p_, other).low > 0.05, other.label
+    for setting in hot_texts.SETTINGS:  # nothing loops
+        assert intervals[setting.label]["repeated 4-grams"].high < 0.02, setting.label
+    distinct = {s: intervals[s.label]["distinct-2"].estimate for s in hot_texts.SETTINGS}
+    human_distinct = bootstrap([tr.distinct_2(unit) for unit in tr.human_units(lm.tokenizer)])
+    assert distinct[none] > distinct[min_p_] > human_distinct.estimate  # min-p between the two
