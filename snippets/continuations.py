@@ -67,18 +67,21 @@ class PerRowSampling(transformers.LogitsProcessor):
 
 # --8<-- [start:batch]
 def continue_batch(
-    rows: list[tuple[str, Samplers]],
+    rows: list[tuple[str | tuple[int, ...], Samplers]],
     new_tokens: int = NEW_TOKENS,
     seed: int = SEED,
     lm: LanguageModel | None = None,
+    *,
+    fixed_length: bool = False,
 ):
-    """Continue every (prompt, setting) row in one seeded generate call.
+    """Continue every (prompt, setting) row in one seeded generate call. A prompt
+    is text, or token ids (a chat template's); `fixed_length` bans the end-of-text
+    token, so every row gets exactly `new_tokens` tokens.
 
-    Returns, per row, the new token ids and their log-probabilities at T = 1."""
+    Returns, per row, the new token ids and their log-probabilities at T = 1
+    (with a fixed length: of the model with end-of-text removed)."""
     lm = lm or load()
-    batch = lm.tokenizer(
-        [prompt for prompt, _ in rows], return_tensors="pt", padding=True, padding_side="left"
-    )
+    batch = left_padded([prompt for prompt, _ in rows], lm.tokenizer)
     processor = PerRowSampling([setting for _, setting in rows])
     transformers.set_seed(seed)
     with torch.no_grad():
@@ -87,6 +90,7 @@ def continue_batch(
             **plain_sampling(1.0, lm.tokenizer),  # the processor does the warping
             logits_processor=[processor],
             max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens if fixed_length else 0,  # 0: may stop early
         )
     new = out[:, batch.input_ids.shape[1] :]
     processor.drawn(new[:, -1])
@@ -95,6 +99,13 @@ def continue_batch(
 
 
 # --8<-- [end:batch]
+
+
+def left_padded(prompts: list[str | tuple[int, ...]], tokenizer) -> dict[str, Tensor]:
+    """`input_ids` and `attention_mask` for a batch of text or token-id prompts, padded on
+    the left (where generated tokens do not follow the padding)."""
+    ids = [tokenizer(p).input_ids if isinstance(p, str) else list(p) for p in prompts]
+    return tokenizer.pad({"input_ids": ids}, return_tensors="pt", padding_side="left")
 
 
 def run(
