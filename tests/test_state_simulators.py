@@ -39,12 +39,6 @@ def test_final_position_states_are_each_texts_own_stream(tiny):
     states, logprobs = ss.final_position_states(texts, tiny)
     depth = tiny.model.config.num_hidden_layers
     assert states.shape[:2] == (depth + 1, 2)
-        depth + 1,
-        2,
-        tiny.model.config.hidden_size
-        if hasattr(tiny.model.config, "hidden_size")
-        else tiny.model.config.n_embd,
-    )
     for row, ids in enumerate(texts):
         alone = patching.residual_streams(ids, tiny)[:, -1]
         assert torch.allclose(states[:, row], alone, atol=1e-4)
