@@ -1,95 +1,29 @@
 """Every prediction is rebuilt from the whole prefix: change the text anywhere, the state follows.
 
-A short story states a fact, then (sometimes) corrects it. The next-token distribution after a
-question about the fact shows which version the model's rebuilt state holds.
+Short stories state a fact and then say more about it: correct it, mention another value
+without correcting, negate it, retract the correction (`snippets.stories`). The next-token
+distribution after a question about the fact shows which version the model's rebuilt state
+holds, and the controls show whether that is more than picking the value mentioned last.
 """
 
 import functools
+import io
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from snippets import stories
 from snippets.batching import final_hidden_states
 from snippets.decoder import parts
+from snippets.intervals import Interval, bootstrap
 from snippets.next_token import show_token, token_text
 from snippets.plotting import PALETTE, new_figure
 from snippets.tables import markdown_table
+from state_simulators import keys
 from state_simulators.artifacts import facts, figure
+from state_simulators.cache import atomic_write
 from state_simulators.model import LanguageModel, load
-
-NEUTRAL = " The weather was nice that day."
-CORRECTION = " Actually, I was wrong: "
-CONDITIONS = ("as stated", "neutral sentence added", "changed early", "corrected late")
-KEYS = ("stated", "neutral", "early", "late")  # the conditions' names in the page's facts
-
-
-# --8<-- [start:scenario]
-@dataclass(frozen=True)
-class Scenario:
-    statement: str  # "The meeting is on {}."
-    correction: str  # "it is on {}."
-    question: str  # " So the meeting is on"
-    stated: str  # "Monday": the answer the statement gives
-    corrected: str  # "Friday": the answer after the correction
-
-    def prompts(self) -> dict[str, str]:
-        first = self.statement.format(self.stated)
-        changed = self.statement.format(self.corrected)
-        correction = CORRECTION + self.correction.format(self.corrected)
-        return {
-            "as stated": first + self.question,
-            "neutral sentence added": first + NEUTRAL + self.question,
-            "changed early": changed + self.question,
-            "corrected late": first + correction + self.question,
-        }
-
-
-# --8<-- [end:scenario]
-
-
-SCENARIOS = (
-    Scenario(
-        "The meeting is on {}.", "it is on {}.", " So the meeting is on", "Monday", "Friday"
-    ),
-    Scenario(
-        "The keys are in the {}.",
-        "they are in the {}.",
-        " So the keys are in the",
-        "kitchen",
-        "car",
-    ),
-    Scenario(
-        "Her favourite colour is {}.",
-        "it is {}.",
-        " So her favourite colour is",
-        "green",
-        "purple",
-    ),
-    Scenario(
-        "The dog is called {}.", "he is called {}.", " So the dog is called", "Max", "Rex"
-    ),
-    Scenario(
-        "We are flying to {}.",
-        "we are flying to {}.",
-        " So we are flying to",
-        "Spain",
-        "Italy",
-    ),
-    Scenario(
-        "The winner was {}.", "the winner was {}.", " So the winner was", "Anna", "Maria"
-    ),
-    Scenario(
-        "The box is full of {}.",
-        "it is full of {}.",
-        " So the box is full of",
-        "apples",
-        "oranges",
-    ),
-    Scenario(
-        "The party is on {}.", "it is on {}.", " So the party is on", "Saturday", "Sunday"
-    ),
-)
 
 
 # --8<-- [start:measure]
@@ -118,36 +52,115 @@ def token_id(word: str, lm: LanguageModel) -> int:
     return lm.tokenizer(f" {word}").input_ids[0]
 
 
-# --8<-- [start:compare]
-def compare(scenario: Scenario, lm: LanguageModel | None = None) -> dict:
-    """Per version of the story: the top token, both answers' probabilities, and
-    how far the distribution moved from the story as first stated (KL)."""
-    lm = lm or load()
-    prompts = scenario.prompts()
-    ids = [lm.tokenizer(p).input_ids for p in prompts.values()]
-    logprobs = next_token_logprobs(ids, lm)
-    moved = kl_divergence(logprobs[0], logprobs)  # row 0 is "as stated"
-    stated = token_id(scenario.stated, lm)
-    corrected = token_id(scenario.corrected, lm)
-    return {
-        condition: {
-            "top": token_text(lm.tokenizer, int(row.argmax())),
-            "p_top": float(row.max().exp()),
-            "kl": float(kl),
-            "p_stated": float(row[stated].exp()),
-            "p_corrected": float(row[corrected].exp()),
-        }
-        for condition, row, kl in zip(prompts, logprobs, moved)
-    }
+# --8<-- [start:read]
+def final_position_states(
+    sequences: list[list[int]], lm: LanguageModel
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batched pass over right-padded texts. Returns the residual stream at each text's
+    last token, (layers + 1, texts, hidden): [0] the token embeddings, [l] the stream after
+    layer l; and the next-token log-probabilities there, (texts, vocabulary)."""
+    decoder = parts(lm.model)
+    rows = torch.arange(len(sequences))
+    last = torch.tensor([len(ids) - 1 for ids in sequences])
+    captured = []
+
+    def keep(module, inputs, output):
+        hidden = output[0] if isinstance(output, tuple) else output
+        captured.append(hidden[rows, last])
+
+    hooks = [m.register_forward_hook(keep) for m in (decoder.embedding, *decoder.layers)]
+    try:
+        hidden = final_hidden_states(sequences, lm)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    with torch.no_grad():
+        logprobs = torch.log_softmax(decoder.unembedding(hidden[rows, last]), dim=-1)
+    return torch.stack(captured), logprobs
 
 
-# --8<-- [end:compare]
+# --8<-- [end:read]
+
+
+@dataclass(frozen=True)
+class Readings:
+    """What one pass over every story in every condition gives (arrays indexed by item, then
+    condition in `stories.CONDITIONS` order)."""
+
+    p_first: np.ndarray  # (items, conditions): p(the first-stated value) as the next token
+    p_second: np.ndarray  # (items, conditions): p(the other value)
+    top: np.ndarray  # (items, conditions) str: the most likely next token
+    states: np.ndarray  # (layers + 1, items, conditions, hidden) float32, at the last token
+
+
+def measure_stories(items: list[stories.Item], lm: LanguageModel) -> Readings:
+    """Every item in every condition, through the model in one batch."""
+    prompts = [item.prompt(c) for item in items for c in stories.CONDITIONS]
+    states, logprobs = final_position_states([lm.tokenizer(p).input_ids for p in prompts], lm)
+    shape = (len(items), len(stories.CONDITIONS))
+    probs = logprobs.exp()
+    first = [token_id(item.first, lm) for item in items for _ in stories.CONDITIONS]
+    second = [token_id(item.second, lm) for item in items for _ in stories.CONDITIONS]
+    rows = range(len(prompts))
+    return Readings(
+        probs[rows, first].numpy().reshape(shape),
+        probs[rows, second].numpy().reshape(shape),
+        np.array([token_text(lm.tokenizer, int(t)) for t in logprobs.argmax(-1)]).reshape(
+            shape
+        ),
+        states.numpy().reshape(states.shape[0], *shape, states.shape[-1]),
+    )
 
 
 @functools.cache
-def comparisons() -> tuple[dict, ...]:
-    lm = load()
-    return tuple(compare(s, lm) for s in SCENARIOS)
+def readings() -> Readings:
+    """The readings for `stories.items()` on the configured model, cached on disk: the
+    conditions' figure and facts here and the probe on the logit-lens page share them."""
+    path = keys.step_path("state-simulators", "story-readings", [__name__], suffix=".npz")
+    if not path.exists():
+        found = measure_stories(stories.items(), load())
+        buffer = io.BytesIO()
+        np.savez(buffer, **found.__dict__)
+        atomic_write(path, buffer.getvalue())
+    with np.load(path) as saved:
+        return Readings(**{name: saved[name] for name in Readings.__dataclass_fields__})
+
+
+# --8<-- [start:summary]
+@dataclass(frozen=True)
+class ConditionResult:
+    condition: stories.Condition
+    p_valid: Interval  # p(the value the whole story says), mean over items
+    p_other: Interval  # p(the other value of the pair)
+    valid_wins: Interval  # fraction of items where the valid value is the more likely one
+
+
+def summarise(found: Readings) -> list[ConditionResult]:
+    """Per condition, over items (the unit of resampling): the valid value's probability,
+    the other value's, and how often the valid one wins, each with a 95 % interval."""
+    results = []
+    for j, condition in enumerate(stories.CONDITIONS):
+        first, second = found.p_first[:, j], found.p_second[:, j]
+        valid, other = (first, second) if condition.valid == "X" else (second, first)
+        results.append(
+            ConditionResult(
+                condition, bootstrap(valid), bootstrap(other), bootstrap(valid > other)
+            )
+        )
+    return results
+
+
+# --8<-- [end:summary]
+
+
+def recency_agrees(condition: stories.Condition) -> bool:
+    """Would "answer with the value mentioned last" give the valid value?"""
+    return condition.valid == condition.last
+
+
+@functools.cache
+def results() -> tuple[ConditionResult, ...]:
+    return tuple(summarise(readings()))
 
 
 # --8<-- [start:influence]
@@ -163,58 +176,45 @@ def token_influence(prompt: str, lm: LanguageModel | None = None) -> list[tuple[
 
 # --8<-- [end:influence]
 
+EXAMPLE = stories.items()[0]  # the story shown in full on the page
+
 
 @functools.cache
 def influence() -> tuple[tuple[str, float], ...]:
-    return tuple(token_influence(SCENARIOS[0].prompts()["corrected late"]))
-
-
-MARKERS = {
-    "as stated": "o",
-    "neutral sentence added": "s",
-    "changed early": "^",
-    "corrected late": "D",
-}
+    return tuple(token_influence(EXAMPLE.prompt(stories.BY_NAME["corrected"])))
 
 
 @figure("state-simulators-corrections.svg")
 def corrections_figure():
-    found = comparisons()
-    fig, (left, right) = new_figure(1, 2, height=3.8)
-    changes = CONDITIONS[1:]  # "as stated" is the reference: its KL is zero
-    for colour, condition in zip(PALETTE, CONDITIONS):
-        left.scatter(
-            [c[condition]["p_stated"] for c in found],
-            [c[condition]["p_corrected"] for c in found],
+    found = results()
+    fig, ax = new_figure(height=4.2)
+    rows = np.arange(len(found))[::-1]  # first condition on top
+    for offset, key, colour, label in (
+        (0.15, "p_valid", PALETTE[0], "the valid value (what the whole story says)"),
+        (-0.15, "p_other", PALETTE[3], "the other value"),
+    ):
+        intervals = [getattr(r, key) for r in found]
+        ax.errorbar(
+            [i.estimate for i in intervals],
+            rows + offset,
+            xerr=np.array([i.errors for i in intervals]).T,
+            fmt="o",
             color=colour,
-            marker=MARKERS[condition],
-            s=28,
-            label=condition,
-            zorder=3,
-            clip_on=False,
+            markersize=5,
+            capsize=2,
+            label=label,
         )
-        if condition in changes:
-            kls = [c[condition]["kl"] for c in found]
-            row = changes.index(condition)
-            spread = np.linspace(-0.15, 0.15, len(kls))
-            right.scatter(
-                row + spread, kls, color=colour, marker=MARKERS[condition], s=22, zorder=3
-            )
-            right.hlines(np.median(kls), row - 0.3, row + 0.3, color=colour, linewidth=2)
-    left.plot([0, 1], [0, 1], color="#bbbbbb", linewidth=1, zorder=1)
-    left.set_xlim(0, 1)
-    left.set_ylim(0, 1)
-    left.set_xlabel("p(answer as first stated)")
-    left.set_ylabel("p(corrected answer)")
-    left.set_title("Which answer does the model give?")
-    left.legend(loc="upper right", fontsize=7.5, handletextpad=0.2)
-    right.set_xticks(
-        range(len(changes)), [c.replace(" ", "\n", 1) for c in changes], fontsize=8
+    ax.set_yticks(
+        rows,
+        [f"{r.condition.name}{'' if recency_agrees(r.condition) else ' ✗'}" for r in found],
     )
-    right.set_ylim(bottom=0)
-    right.set_ylabel("KL from “as stated” (nats)")
-    right.set_title("How far the distribution moves")
-    right.grid(axis="x", visible=False)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(
+        f"probability of the next token (mean over {found[0].p_valid.n} items, 95 % CI)"
+    )
+    ax.set_title("Which value does the model give? (✗: recency would pick the other one)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="y", visible=False)
     return fig
 
 
@@ -237,58 +237,63 @@ def token_influence_figure():
     return fig
 
 
-def median(values) -> str:
-    return f"{float(np.median(list(values))):.2f}"
+def condition_table(found: tuple[ConditionResult, ...]) -> str:
+    """One row per condition: what recency predicts, and what the model gives."""
+    return markdown_table(
+        ["condition", "valid value", "recency picks", "p(valid)", "p(other)", "valid wins"],
+        [
+            [
+                r.condition.name,
+                "first stated" if r.condition.valid == "X" else "second",
+                "the valid value" if recency_agrees(r.condition) else "**the other value**",
+                r.p_valid.format(),
+                r.p_other.format(),
+                r.valid_wins.format(digits=0, scale=100, unit=" %"),
+            ]
+            for r in found
+        ],
+    )
+
+
+def example_facts(found: Readings) -> dict[str, str]:
+    """The example story in every condition: its prompt and the model's top token."""
+    versions = {}
+    for j, condition in enumerate(stories.CONDITIONS):
+        key = condition.name.replace(",", "").replace(" ", "_")
+        versions[f"{key}_prompt"] = EXAMPLE.prompt(condition)
+        versions[f"{key}_top"] = show_token(str(found.top[0, j]))
+        versions[f"{key}_p_valid"] = (
+            f"{[found.p_first, found.p_second][condition.valid == 'Y'][0, j]:.2f}"
+        )
+    return versions
 
 
 @facts("state")
 def state_facts():
-    found = comparisons()
-    main = found[0]
-    scenario = SCENARIOS[0]
-    n = len(found)
-
-    def top_is(condition: str, answer: str) -> int:
-        return sum(
-            c[condition]["top"].strip() == getattr(s, answer) for s, c in zip(SCENARIOS, found)
-        )
-
-    table = markdown_table(
-        ["story", "as stated", "neutral sentence", "changed early", "corrected late"],
-        [
-            [f"{s.stated} → {s.corrected}"]
-            + [f"`{show_token(c[k]['top'])}` ({c[k]['kl']:.2f})" for k in CONDITIONS]
-            for s, c in zip(SCENARIOS, found)
-        ],
-    )
+    found = results()
+    by_name = {r.condition.name: r for r in found}
+    against = [r for r in found if not recency_agrees(r.condition)]
+    values = {}
+    for r in found:
+        key = r.condition.name.replace(",", "").replace(" ", "_")
+        values[f"{key}_valid"] = r.p_valid.format()
+        values[f"{key}_other"] = r.p_other.format()
+        values[f"{key}_wins"] = r.valid_wins.format(digits=0, scale=100, unit=" %")
+    influence_of = dict(influence())
     ranked = sorted(influence(), key=lambda pair: -pair[1])
-    versions = {}
-    for key, condition, prompt in zip(KEYS, CONDITIONS, scenario.prompts().values()):
-        versions[f"{key}_prompt"] = prompt
-        versions[f"{key}_top"] = show_token(main[condition]["top"])
-        versions[f"{key}_p_top"] = f"{main[condition]['p_top']:.2f}"
-        if condition != "as stated":  # the reference: its KL is zero
-            versions[f"{key}_kl"] = f"{main[condition]['kl']:.2f}"
     return {
-        **versions,
-        "count": str(n),
-        "main_top_stated": show_token(main["as stated"]["top"]),
-        "main_p_stated_after": f"{main['corrected late']['p_stated']:.2f}",
-        "neutral_wins": str(top_is("neutral sentence added", "stated")),
-        "early_wins": str(top_is("changed early", "corrected")),
-        "late_wins": str(top_is("corrected late", "corrected")),
-        "late_failures": ", ".join(
-            f"{s.stated} → {s.corrected}"
-            for s, c in zip(SCENARIOS, found)
-            if c["corrected late"]["top"].strip() != s.corrected
-        ),
-        "kl_neutral": median(c["neutral sentence added"]["kl"] for c in found),
-        "kl_early": median(c["changed early"]["kl"] for c in found),
-        "kl_late": median(c["corrected late"]["kl"] for c in found),
-        "table": table,
+        **example_facts(readings()),
+        **values,
+        "items": str(found[0].p_valid.n),
+        "conditions": str(len(found)),
+        "against_recency": ", ".join(f"“{r.condition.name}”" for r in against),
+        "table": condition_table(found),
+        "example_first": EXAMPLE.first,
+        "example_second": EXAMPLE.second,
+        "corrected_hedge": by_name["corrected"].p_other.format(),
         "influence_top": ", ".join(f"`{show_token(t)}` ({kl:.1f})" for t, kl in ranked[:3]),
-        "influence_corrected": f"{dict(influence())[' ' + scenario.corrected]:.2f}",
-        "influence_stated": f"{dict(influence())[' ' + scenario.stated]:.2f}",
+        "influence_corrected": f"{influence_of[' ' + EXAMPLE.second]:.2f}",
+        "influence_stated": f"{influence_of[' ' + EXAMPLE.first]:.2f}",
     }
 
 

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+import torch
+
+from other_models import TINY, tiny_lm
+from snippets import patching as pt
+from snippets import stories
+from snippets.state_simulators import next_token_logprobs
+
+
+@pytest.fixture(scope="module", params=sorted(TINY))
+def tiny(request, lm):
+    return tiny_lm(request.param, lm.tokenizer)
+
+
+@pytest.fixture(scope="module")
+def example(lm):
+    return pt.pair(stories.items()[2], lm.tokenizer)
+
+
+def test_the_pair_lines_up_and_differs_only_in_the_correction(lm, example):
+    corrected = example.item.prompt(stories.BY_NAME["corrected"])
+    assert example.clean == lm.tokenizer(corrected).input_ids
+    assert len(example.clean) == len(example.corrupt)
+    differ = [i for i, (a, b) in enumerate(zip(example.clean, example.corrupt)) if a != b]
+    assert example.span[0] <= min(differ) and max(differ) < example.span[1]
+    groups = pt.position_groups(example)
+    assert sorted(p for _, ps in groups.values() for p in ps) == list(
+        range(example.span[0], len(example.clean))
+    )
+
+
+def test_every_story_finds_a_filler(lm):
+    assert all(pt.pair(item, lm.tokenizer) for item in stories.items())
+
+
+def test_no_filler_of_the_right_length_leaves_the_story_out(lm, monkeypatch):
+    monkeypatch.setattr(pt, "FILLERS", ("It rained.",))
+    assert pt.pair(stories.items()[0], lm.tokenizer) is None
+
+
+def test_patching_everything_or_nothing_gives_the_two_runs(tiny, example):
+    source = pt.residual_streams(example.clean, tiny)
+    depth = tiny.model.config.num_hidden_layers
+    assert source.shape[:2] == (depth + 1, len(example.clean))
+    both = next_token_logprobs([example.clean, example.corrupt], tiny)
+    every = list(range(len(example.corrupt)))
+    patched = pt.patched_logprobs(example.corrupt, source, [(0, every), (0, [])], tiny)
+    assert torch.allclose(patched, both, atol=1e-5)
+    # the stream after the last layer, at the final position, is all the output reads
+    final = pt.patched_logprobs(example.corrupt, source, [(depth, every[-1:])], tiny)
+    assert torch.allclose(final[0], both[0], atol=1e-5)
+
+
+def test_the_shared_prefix_gives_what_full_runs_give(tiny, example):
+    source = pt.residual_streams(example.clean, tiny)
+    start = example.span[0]
+    patches = [(1, list(range(start, start + 3))), (2, [len(example.corrupt) - 1]), (0, [])]
+    full = pt.patched_logprobs(example.corrupt, source, patches, tiny)
+    shared = pt.patched_logprobs(example.corrupt, source, patches, tiny, start)
+    assert torch.allclose(full, shared, atol=1e-4)
+    assert not torch.allclose(full[0], full[2], atol=1e-4)  # a patch changes something
+    with pytest.raises(ValueError, match="patch positions"):
+        pt.patched_logprobs(example.corrupt, source, [(1, [0])], tiny, start)
+
+
+def test_the_map_figure_and_facts_show_the_measured_numbers(tiny, monkeypatch):
+    found = pt.run_patching(pt.chosen(stories.items())[:2], tiny)
+    depth = tiny.model.config.num_hidden_layers
+    assert found.states == pt.states(tiny) and found.states[-1] == depth
+    assert found.restored.shape == (2, len(found.states), len(pt.GROUPS))
+    # at the embeddings the correction sentence patch is the clean run; after the last layer
+    # the final position is
+    assert found.restored[:, 0, 0] == pytest.approx(found.clean, abs=1e-5)
+    assert found.restored[:, -1, 2] == pytest.approx(found.clean, abs=1e-5)
+    monkeypatch.setattr(pt, "patching", lambda: found)
+    image = pt.patching_figure().axes[0].images[0]
+    assert np.allclose(image.get_array(), found.restored.mean(axis=0))
+    facts = pt.patching_facts()
+    assert facts["items"] == "2" and facts["stride"] == str(pt.STATE_STRIDE)
+    assert int(facts["final_first"]) in found.states
+
+
+def test_eight_stories_two_of_each_kind():
+    chosen = pt.chosen(stories.items())
+    assert len(chosen) == 8
+    assert {i.kind for i in chosen} == set(stories.VALUES)
+    assert {i.template for i in chosen} == {t for ts in stories.TEMPLATES.values() for t in ts}

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from other_models import tiny_lm
+from snippets import probe as pr
+from snippets import stories
+from snippets.state_simulators import measure_stories
+
+
+def test_labels_name_the_valid_and_the_other_value():
+    items = stories.items()[:2]
+    valid, other = pr.labels(items)
+    assert valid.shape == other.shape == (2, len(stories.CONDITIONS))
+    j = [c.name for c in stories.CONDITIONS].index("corrected")
+    assert (valid[0, j], other[0, j]) == (items[0].second, items[0].first)
+    assert (valid[0, 0], other[0, 0]) == (items[0].first, items[0].second)
+    assert set(pr.AGREE) | set(pr.AGAINST) == set(range(len(stories.CONDITIONS)))
+
+
+def test_a_probe_reads_a_linear_code_and_not_shuffled_labels():
+    rng = np.random.default_rng(1)
+    values = np.array(["a", "b", "c", "d"])
+    valid = np.repeat(values, 40)
+    other = np.roll(valid, 40)
+    codes = rng.normal(size=(4, 16))
+    features = codes[np.repeat(np.arange(4), 40)] + 0.3 * rng.normal(size=(160, 16))
+    folds = np.tile(np.arange(4), 40)
+    assert pr.probe_scores(features, valid, other, folds).mean() == 1.0
+    shuffled = pr.probe_scores(features, valid, other, folds, seed=0).mean()
+    assert 0.2 < shuffled < 0.8
+
+
+def test_the_figure_and_facts_show_what_the_probe_found(lm, monkeypatch):
+    items = stories.items()[:8]  # one kind: its four pairs, both orders (four folds)
+    found = measure_stories(items, tiny_lm("llama", lm.tokenizer))
+    result = pr.run_probe(items, found)
+    depth = found.states.shape[0] - 1
+    assert result.states[0] == 0 and result.states[-1] == depth
+    assert result.right.shape == (len(result.states), 8, len(stories.CONDITIONS))
+    assert result.model.shape == (8, len(stories.CONDITIONS))
+    monkeypatch.setattr(pr, "probe", lambda: result)
+    lines = pr.probe_figure().axes[0].lines
+    assert list(lines[0].get_xdata()) == result.states
+    heights = [pr.accuracy(r, pr.AGREE).estimate for r in result.right]
+    assert list(lines[0].get_ydata()) == pytest.approx(heights)
+    facts = pr.probe_facts()
+    assert facts["items"] == "8" and facts["rows"] == str(8 * len(stories.CONDITIONS))
+    assert int(facts["against_best_layer"]) in result.states
