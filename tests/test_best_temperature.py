@@ -3,7 +3,7 @@ import functools
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
+from scipy.interpolate import CubicSpline
 
 from snippets import best_temperature as bt
 from snippets import corpus
@@ -47,8 +47,6 @@ def test_the_spline_through_the_grid_predicts_the_loss_between_grid_points(lm):
     ids = small_windows(lm.tokenizer)
     between = (0.75, 1.15, 1.55)
     direct = bt.score_windows(ids, between, lm).nll.mean(axis=(1, 2))
-    from scipy.interpolate import CubicSpline
-
     spline = CubicSpline(scores.temperatures, bt.mean_curve(scores))
     np.testing.assert_allclose(spline(between), direct, atol=2e-3)
 
@@ -74,9 +72,7 @@ def test_resampling_windows_refits_t_on_the_summed_curves():
     assert found.low >= 0.8 and found.high <= 1.9
 
 
-def test_the_held_out_scores_are_computed_once_then_read_from_the_cache(
-    lm, monkeypatch, tmp_path
-):
+def test_the_held_out_scores_are_computed_once_then_read_from_the_cache(lm, monkeypatch, tmp_path):
     path = tmp_path / "scores.npz"
     monkeypatch.setattr(bt, "scores_path", lambda: path)
     monkeypatch.setattr(bt.corpus, "windows", lambda tokenizer, part: small_windows(tokenizer))

@@ -100,9 +100,7 @@ def test_run_continues_every_prompt_and_reads_the_human_text_from_the_scores(lm)
 
 def synthetic() -> tuple[ty.Continuation, ...]:
     def make(source, prompt, ids, surprisal, entropy=1.0):
-        return ty.Continuation(
-            source, prompt, ids, (surprisal,) * len(ids), (entropy,) * len(ids)
-        )
+        return ty.Continuation(source, prompt, ids, (surprisal,) * len(ids), (entropy,) * len(ids))
 
     return (
         make(ty.GREEDY, 0, (1, 2, 1, 2, 1, 2, 1), 0.2),  # the most likely on prompt 0
