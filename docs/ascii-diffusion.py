@@ -13,16 +13,15 @@
 # %% [markdown]
 # # ASCII-art diffusion: continuing a process never seen
 #
-# **The result first: this site's pretrained model cannot do it.** Shown the first steps of
+# **The result first: this site's pretrained model does not do it.** Shown the first steps of
 # a process that turns noisy ASCII art into a larger, cleaner picture, and asked for the next
 # step, the 135-million-parameter pretrained model never writes a canvas of the right size —
-# not with a plain-text prompt, not with its own chat template, not sampled, not greedily —
+# not with a plain-text prompt, sampled or greedily, and not with its own chat template —
 # and it gets fewer cells right than the mindless rule of stretching the last step it was
 # shown. The numbers are in the first output below, and every run is shown further down.
 # Part of this failure may be the tokenizer's doing rather than the model's (see what the
-# pretrained model reads, below), and the model is a small,
-# instruction-tuned one run from 4-bit weights (see
-# [which model, and why it matters](../#which-model)). A tiny model trained on the process
+# pretrained model reads, below), and the model is a small, instruction-tuned one run from
+# 4-bit weights (see [which model, and why it matters](../#which-model)). A tiny model trained on the process
 # itself does continue it, also on pictures it never saw: the second half of the page.
 #
 # The seed essay of this site (kalomaze, *Understanding Transformers (beyond the Math)*, 2025)
@@ -261,7 +260,8 @@ for line in page.describe(pretrained + baselines, model_name):
 # same steps were also put to it as a chat: the title and the steps as the user's message,
 # ending "Write step 4, in a code block like the others.", with the assistant's answer begun
 # by the heading and opening fence of step 4 so that its canvas is read exactly as before.
-# Sampled at T = 1.0 and greedily, the same five seeds:
+# Sampled at T = 1.0, the temperature at which the essay's strongest model succeeded, with
+# the same five seeds (one temperature only, to keep the build short):
 
 # %%
 if chat:
