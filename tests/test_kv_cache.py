@@ -211,9 +211,10 @@ def test_attention_sinks_matter_more_than_the_size_of_the_window():
     for w in kv.WINDOWS:  # keeping the first positions helps at every window
         assert results[kv.SINKS, w][0].high < results[0, w][0].low
         assert results[kv.SINKS, w][1].estimate > results[0, w][1].estimate
-    # dropping only the first few positions moves the predictions more than a window of 32
-    # with the sinks kept; dropping a few in the middle hardly moves them
-    assert results[0, widest][0].low > results[kv.SINKS, 32][0].high
+    # which positions go matters more than how many: dropping only the first few moves the
+    # predictions more than keeping the sinks and a window of about half the text; dropping
+    # a few in the middle hardly moves them
+    assert results[0, widest][0].low > results[kv.SINKS, 128][0].high
     assert results[kv.SINKS, widest][0].high < 0.05
     assert results[0, smallest][0].estimate > results[0, widest][0].estimate  # smaller: worse
 
