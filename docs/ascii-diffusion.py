@@ -13,6 +13,17 @@
 # %% [markdown]
 # # ASCII-art diffusion: continuing a process never seen
 #
+# **The result first: this site's pretrained model does not do it.** Shown the first steps of
+# a process that turns noisy ASCII art into a larger, cleaner picture, and asked for the next
+# step, the 135-million-parameter pretrained model never writes a canvas of the right size —
+# not with a plain-text prompt, sampled or greedily, and not with its own chat template —
+# and it gets fewer cells right than the mindless rule of stretching the last step it was
+# shown. The numbers are in the first output below, and every run is shown further down.
+# Part of this failure may be the tokenizer's doing rather than the model's (see what the
+# pretrained model reads, below), and the model is a small, instruction-tuned one run from
+# 4-bit weights (see [which model, and why it matters](../#which-model)). A tiny model trained on the process
+# itself does continue it, also on pictures it never saw: the second half of the page.
+#
 # The seed essay of this site (kalomaze, *Understanding Transformers (beyond the Math)*, 2025)
 # tests generalisation with an experiment of its own. A context holds a sequence of ASCII
 # canvases made from a real picture, each step larger and less noisy than the one before; a
@@ -26,11 +37,12 @@
 #
 # 1. **Reproduction.** The same experiment, built in code from a photograph that ships with
 #    matplotlib, run on this site's 135-million-parameter model at temperature 1.0, 0.7, 0.4
-#    and with greedy decoding, over several seeds, every run scored and shown.
+#    and with greedy decoding, over several seeds, every run scored and shown; and once more
+#    with the prompt wrapped in the model's chat template.
 # 2. **Our extension.** A tiny character-level transformer, trained *on the process itself*
-#    with other pictures while the test picture is held out, then scored the same way on the
-#    held-out picture, beside the pretrained model and beside simple rules that need no
-#    learning at all.
+#    with some pictures while three others are held out, then scored the same way on the
+#    held-out pictures and, separately, on the pictures it trained on, beside the pretrained
+#    model and beside simple rules that need no learning at all.
 #
 # This page is a notebook, executed while the site was built: every number and every picture
 # below was printed by the code cell above it. The heavy steps (the pretrained model's
@@ -49,6 +61,7 @@ import snippets.ascii.canvas as canvas
 import snippets.ascii.diffusion as page
 import snippets.ascii.tiny_model as tiny
 from snippets.ascii.canvas import SEEDS, Recipe
+from snippets.ascii.pretrained import chat_runs, pretrained_runs
 
 # transformers asks for ipywidgets to draw progress bars in notebooks;
 # the plain text bars are enough here.
@@ -60,7 +73,16 @@ recipe = Recipe()
 training = tiny.start_in_background(recipe)
 sequences = {s: canvas.held_out_sequence(recipe, s) for s in SEEDS}
 k = recipe.context
-display(HTML(page.STYLE), Markdown(page.recipe_table(recipe)))
+pretrained = pretrained_runs(recipe)  # generates only if not cached
+chat = chat_runs(recipe)  # the same prompts in the model's chat template, if it has one
+baselines = canvas.baseline_runs(recipe, SEEDS)
+model_name = pretrained[0].model
+display(HTML(page.STYLE))
+for line in page.headline(pretrained + chat + baselines, [model_name, *{r.model for r in chat}]):
+    print(line)
+if not chat:
+    print(f"{model_name} has no chat template: only the plain-text prompt was run.")
+display(Markdown(page.recipe_table(recipe)))
 print(f"Every model sees steps 1 to {k} and writes step {k + 1}:")
 print(page.seeds_and_decodings() + ".")
 
@@ -108,6 +130,40 @@ display(
 print(canvas.prompt_text(sequences[0]))
 
 # %% [markdown]
+# The model does not read characters, though: it reads *tokens*, and its tokenizer merges
+# runs of a character into one token. Here is one row of the step it should write, and the
+# same row of the last step it was shown, cut where the tokenizer cuts them (a `│` between
+# two tokens):
+
+# %%
+from snippets.ascii.pretrained import chat_prompt, token_pieces
+from state_simulators.model import load
+
+tokenizer = load().tokenizer
+truth, shown = sequences[0].clean[k], sequences[0].noisy[k - 1]
+row = len(truth) // 2
+same_row = row * len(shown) // len(truth)
+for label, line in ((f"step {k + 1}, the truth", truth[row]), (f"step {k}, as shown", shown[same_row])):
+    pieces = token_pieces(line, tokenizer)
+    print(f"{label}: {len(line)} characters, {len(pieces)} tokens")
+    print("  " + page.token_boundaries(pieces))
+counts = [len(token_pieces(line, tokenizer)) for line in truth]
+longest = max(len(p) for line in truth for p in token_pieces(line, tokenizer))
+print(
+    f"Every row of step {k + 1} is {len(truth[0])} characters: {min(counts)} to {max(counts)} "
+    f"tokens, of up to {longest} characters each."
+)
+
+# %% [markdown]
+# So a row of the right width is not a row of the right number of tokens: to draw a grid
+# the model must add up the lengths of tokens whose characters it never sees one by one, and
+# the same stretch of picture is cut differently at every step, since the noise breaks runs
+# apart. The pretrained model's chances of drawing a grid are worse for that, whatever it has
+# understood of the process; the tiny model below reads one character per token and has no
+# such handicap. This page does not separate the two causes (a prompt with one token per
+# character, say with spaces between the characters, would be the control; it was not run).
+
+# %% [markdown]
 # ## How a canvas is scored
 #
 # Four questions, answered against the step the model should have written, and a fifth
@@ -138,7 +194,6 @@ display(Markdown(page.source(canvas.score, canvas.stretch_and_denoise)))
 # The rules, scored on the held-out picture with every seed's noise:
 
 # %%
-baselines = canvas.baseline_runs(recipe, SEEDS)
 display(Markdown(page.summary_table(baselines)))
 
 # %% [markdown]
@@ -155,10 +210,6 @@ display(Markdown(page.summary_table(baselines)))
 # made.
 
 # %%
-from snippets.ascii.pretrained import pretrained_runs
-
-pretrained = pretrained_runs(recipe)  # generates only if not cached
-model_name = pretrained[0].model
 print(f"{model_name}, every run:")
 display(Markdown(page.runs_table(pretrained)))
 
@@ -202,16 +253,35 @@ for line in page.describe(pretrained + baselines, model_name):
 # sampled at T = 1.0 it writes mostly noise characters, while greedy decoding falls into a
 # loop — one character, or one short line, again and again until the run gives up. Nor
 # does it copy: no run comes close to a verbatim copy of the last step.
+#
+# ## The same, in the model's chat template
+#
+# The model is instruction-tuned, and a plain-text prompt is not what it was tuned on. So the
+# same steps were also put to it as a chat: the title and the steps as the user's message,
+# ending "Write step 4, in a code block like the others.", with the assistant's answer begun
+# by the heading and opening fence of step 4 so that its canvas is read exactly as before.
+# Sampled at T = 1.0, the temperature at which the essay's strongest model succeeded, with
+# the same five seeds (one temperature only, to keep the build short):
+
+# %%
+if chat:
+    print(chat_prompt(sequences[0], tokenizer))
+    display(Markdown(page.runs_table(chat)))
+    display(Markdown(page.summary_table(chat + baselines)))
+else:
+    print(f"{model_name} has no chat template: nothing to run here.")
 
 # %% [markdown]
 # ## Our extension: a tiny model trained on the process
 #
-# Can the process be learnt, and does what is learnt carry over to a picture never seen? A
-# tiny transformer is trained from scratch, at build time, on sequences made from the *other*
-# pictures matplotlib ships — a drawing of a gift box, the matplotlib logo, an MRI slice and
-# two elevation maps — cut into random windows (random size and position, sometimes
-# mirrored), and on pictures of random shapes drawn on the fly. The portrait is never among
-# them. The sequences follow the same recipe as above: same sizes, same noise schedule. The
+# Can the process be learnt, and does what is learnt carry over to pictures never seen? A
+# tiny transformer is trained from scratch, at build time, on sequences made from three of
+# the other pictures matplotlib ships — a drawing of a gift box, the matplotlib logo and an
+# elevation map — cut into random windows (random size and position, sometimes mirrored),
+# and on pictures of random shapes drawn on the fly. Three pictures are held out and never
+# trained on: the portrait, an MRI slice of a head, and a second elevation map (a coast and
+# its sea floor). The scan is a kind of picture the model never saw; the map is of a kind it
+# did. The sequences follow the same recipe as above: same sizes, same noise schedule. The
 # loss is the usual next-character cross-entropy, over whole sequences.
 #
 # The model reads one character per token, the canvases separated by a blank line. Its one
@@ -250,13 +320,14 @@ display(
 )
 
 # %% [markdown]
-# The trained model then writes the next step for the held-out picture, with the same
+# The trained model then writes the next step for the held-out portrait, with the same
 # contexts, the same temperatures, the same room to write and the same rule for giving up
 # as the pretrained model:
 
 # %%
-mine = tiny.tiny_runs(recipe)
-print(f"{tiny.NAME}, every run:")
+everywhere = tiny.tiny_runs(recipe)  # every picture, held out and trained on
+mine = [r for r in everywhere if r.picture == canvas.TEST_PICTURE]
+print(f"{tiny.NAME}, every run on {canvas.TEST_PICTURE}:")
 display(Markdown(page.runs_table(mine)))
 display(
     HTML(
@@ -269,6 +340,34 @@ display(
 )
 
 # %% [markdown]
+# ## Held-out pictures, and the pictures it trained on
+#
+# One held-out picture could be a lucky one, and a score on it alone cannot tell learning
+# the process from remembering the pictures. So the tiny model wrote the next step for all
+# six pictures — the three held out and the three it trained on, each whole and centred as
+# the portrait is (in training it saw random windows of them) — with the same seeds and
+# seeds — every decoding for the portrait, sampling at T = 1 and greedy decoding for the
+# others (to save time). Exact cells, the mean over the five seeds, beside the hand-written
+# denoiser, the best of the rules:
+
+# %%
+rules_everywhere = canvas.baseline_runs(recipe, SEEDS, tiny.PICTURES)
+display(Markdown(page.picture_table(everywhere + rules_everywhere, tiny.NAME)))
+print("The tiny model's exact cells minus the denoiser's, per context (picture × seed):")
+for decoding in ("greedy", "T = 1"):
+    for line in page.generalisation(everywhere + rules_everywhere, tiny.NAME, decoding):
+        print(line)
+
+# %% [markdown]
+# On every picture, held out or trained on, the tiny model writes a canvas of the right size
+# in nearly every run, and greedily it gets more cells exactly right than the hand-written
+# denoiser on each of the six. Its margin over the denoiser is smaller on the held-out
+# pictures than on those it trained on — a generalisation gap, smaller than the margin
+# itself — and sampled at T = 1 it falls slightly below the denoiser on the held-out
+# pictures. Three held-out pictures are few: the intervals are over the fifteen contexts
+# (three pictures × five noise seeds), so they say how sure the mean is for *these*
+# pictures, not how much another choice of pictures would move it.
+#
 # ## Side by side
 #
 # Both models and the three rules, on the same held-out contexts:
@@ -293,24 +392,32 @@ for line in page.verdict(runs, model_name, tiny.NAME):
 #
 # - **What reproduces the essay.** A small pretrained model that has never seen the process
 #   does not continue it: it neither grows the canvas to the right size nor keeps the noise
-#   down, and lowering the temperature does not rescue it; it only changes how it fails,
-#   from noise into loops. The essay's smallest model copied its previous step; ours,
-#   smaller still, does not even manage that.
+#   down, and neither lowering the temperature nor its chat template rescues it; the
+#   temperature only changes how it fails, from noise into loops. The essay's smallest model
+#   copied its previous step; ours, smaller still, does not even manage that. How much of
+#   this is the tokenizer (a row of the right width is not a fixed number of tokens) and how
+#   much the model, this page cannot say.
 # - **What is ours.** The tiny model, trained on the process with other pictures, continues
 #   the sequence for a picture it never saw: the right size every time, next to no noise,
 #   and — greedily or at T = 0.4 — more cells exactly right than any of the three rules,
-#   the hand-written denoiser included. What it learnt (where to look, and which characters
-#   to ignore) carries over to a new picture: the essay's claim in miniature, a learnt
-#   process rather than memorised text. Sampled at T = 1.0 it loses its edge over the
-#   hand-written denoiser, because it draws from a distribution that is honestly unsure
-#   which shade a cell should be; lower temperatures raise its accuracy, but also make its
-#   canvases repeat themselves more than the true picture does — flatter shading, the
-#   trained model's own small version of low-temperature collapse.
+#   the hand-written denoiser included; greedily it also beats the denoiser on the two other
+#   held-out pictures, by a little less than on the pictures it trained on. What it learnt
+#   (where to look, and which characters to ignore) carries over to pictures it never saw.
+#   It is a narrow skill, trained for one recipe; it says nothing about how large pretrained
+#   models generalise, so it does not test the essay's claim about them. Sampled at T = 1.0
+#   it loses its edge over the hand-written denoiser, because it draws from its own (T = 1)
+#   distribution, which is honestly unsure which shade a cell should be. Greedy decoding and
+#   low temperatures are
+#   *mode-seeking*: they write the single likeliest shade in every cell, which raises the
+#   share of exact cells but flattens the shading, so the canvases repeat themselves more
+#   than the true picture does — the trained model's own small version of low-temperature
+#   collapse.
 # - **What it does not show.** The comparison is not like for like: the tiny model was
 #   trained for exactly this recipe and knows its canvas sizes by construction, while the
-#   pretrained model must infer everything from three examples. One prompt format was used,
-#   with no search for a better one; a chat template, another fence or a larger model might
-#   do better. The pretrained model's canvas is read up to its closing fence, so a right
+#   pretrained model must infer everything from three examples, read as tokens of several
+#   characters. One plain-text prompt and one chat-template prompt were used, with no search
+#   for a better one; another fence, a prompt with one token per character, or a larger
+#   model might do better. The pretrained model's canvas is read up to its closing fence, so a right
 #   canvas in some other wrapping would be scored as wrong. A run is stopped once its canvas
 #   is hopeless (a row over twice the width, or two rows too many), which shortens what the
 #   failing runs wrote but cannot change their size verdict. And 135M parameters are far

@@ -13,9 +13,12 @@ import numpy as np
 import torch
 from transformers import DynamicCache
 
+from snippets import corpus
 from snippets.decoder import parts, require
+from snippets.intervals import Interval, bootstrap
 from snippets.next_token import check_prompt
 from snippets.plotting import MUTED, PALETTE, new_figure
+from snippets.tables import markdown_table
 from state_simulators.artifacts import facts, figure
 from state_simulators.model import LanguageModel, load
 
@@ -25,6 +28,9 @@ CONTEXT = 2048  # the context length the page prices the cache at
 TIMED_LENGTHS = (32, 96, 160, 224)  # context lengths at which one decoding step is timed
 REPEATS = 3  # runs of a full recomputation; the cheap cached step gets more
 CACHED_REPEATS = 8
+SINKS = 4  # StreamingLLM keeps the first four positions: its "attention sinks"
+WINDOWS = (8, 32, 128, 240)  # positions kept before the scored tokens (240 = all but 8)
+SCORED = 8  # the last tokens of each text, predicted again with an evicted cache
 
 
 # --8<-- [start:incremental]
@@ -222,6 +228,145 @@ def kv_cache_facts():
         ),
         "weights": mebibytes(weights),
         "max_context_memory": mebibytes(size.for_tokens(config.max_position_embeddings)),
+    }
+
+
+# --8<-- [start:eviction]
+def evict(cache: DynamicCache, first: int, last: int, upto: int, config) -> DynamicCache:
+    """A new cache with only the first `first` and the last `last` of the positions before
+    `upto`, in every layer: a sliding window (first = 0), or StreamingLLM's sinks and a
+    window. The kept keys stay rotated by their original positions."""
+    first = min(first, upto)
+    kept = torch.cat([torch.arange(first), torch.arange(max(first, upto - last), upto)])
+    evicted = DynamicCache(config=config)
+    for i, layer in enumerate(cache.layers):
+        evicted.update(layer.keys[:, :, kept], layer.values[:, :, kept], i)
+    return evicted
+
+
+@torch.no_grad()
+def exact_pass(ids: torch.Tensor, scored: int, lm: LanguageModel):
+    """One pass over texts (batch, tokens) with the full cache: the log-probabilities of the
+    last `scored` predictions (batch, scored, vocab), and the cache."""
+    cache = DynamicCache(config=lm.model.config)
+    logits = lm.model(ids, cache=cache, use_cache=True, logits_to_keep=scored).logits
+    return logits.log_softmax(-1), cache
+
+
+@torch.no_grad()
+def evicted_pass(ids, cache, first: int, last: int, scored: int, lm: LanguageModel):
+    """The last `scored` tokens fed again, reading an evicted cache of the positions before
+    them: the same predictions as `exact_pass`, from less memory. Each keeps its position."""
+    start = ids.shape[1] - scored
+    kept = evict(cache, first, last, start, lm.model.config)
+    positions = torch.arange(start, ids.shape[1]).expand(ids.shape[0], -1)
+    logits = lm.model(ids[:, start:], cache=kept, position_ids=positions).logits
+    return logits.log_softmax(-1)
+
+
+def divergence(exact: torch.Tensor, evicted: torch.Tensor) -> tuple[list, list]:
+    """Per text: KL(exact ‖ evicted) in nats and the share of positions whose top token is
+    unchanged, each averaged over the scored positions (one value per text)."""
+    kl = (exact.exp() * (exact - evicted)).sum(-1).mean(-1)
+    same = (exact.argmax(-1) == evicted.argmax(-1)).float().mean(-1)
+    return kl.tolist(), same.tolist()
+
+
+# --8<-- [end:eviction]
+
+
+@functools.cache
+def eviction_study(
+    windows: tuple[int, ...] = WINDOWS, sinks: int = SINKS, scored: int = SCORED
+) -> dict:
+    """Both policies at every window, on the held-out text: {(first, last): (KL, top-1)},
+    each a 95 % interval over the texts."""
+    lm = load()
+    require(lm.model, min_positions=corpus.WINDOW, what="the cache-eviction measurement")
+    ids = corpus.windows(lm.tokenizer, "held_out")
+    exact, cache = exact_pass(ids, scored, lm)
+    results: dict[tuple[int, int], tuple[Interval, Interval]] = {}
+    for first in (0, sinks):
+        for last in windows:
+            kl, same = divergence(exact, evicted_pass(ids, cache, first, last, scored, lm))
+            results[first, last] = (bootstrap(kl), bootstrap(same))
+    return {"texts": ids.shape[0], "tokens": ids.shape[1], "results": results}
+
+
+def short(interval: Interval, digits: int = 2, scale: float = 1.0) -> str:
+    """E.g. "0.56 (0.45–0.70)": the estimate and its 95 % interval, for a table's cell."""
+    e, lo, hi = (
+        f"{v * scale:.{digits}f}" for v in (interval.estimate, interval.low, interval.high)
+    )
+    return f"{e} ({lo}–{hi})"
+
+
+def policy_name(first: int) -> str:
+    return "last W only" if first == 0 else f"first {first} + last W"
+
+
+@figure("kv-cache-eviction.svg")
+def kv_cache_eviction_figure():
+    study = eviction_study()
+    fig, (left, right) = new_figure(1, 2)
+    for colour, first in zip(PALETTE, (0, SINKS)):
+        for ax, which in ((left, 0), (right, 1)):
+            points = [study["results"][first, w][which] for w in WINDOWS]
+            ax.errorbar(
+                WINDOWS,
+                [p.estimate for p in points],
+                yerr=np.array([p.errors for p in points]).T,
+                fmt="o-",
+                capsize=3,
+                color=colour,
+                label=policy_name(first),
+            )
+    for ax, label in ((left, "KL(exact ‖ evicted), nats"), (right, "top token unchanged")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(WINDOWS, [str(w) for w in WINDOWS])
+        ax.set_xlabel("W: latest positions kept in the cache")
+        ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)
+    left.set_title("How far the predictions move")
+    right.set_title("How often the top token survives")
+    right.set_ylim(0, 1.02)
+    left.legend(fontsize=8)
+    return fig
+
+
+@facts("kv_eviction")
+def kv_eviction_facts():
+    study = eviction_study()
+    results = study["results"]
+    rows = [
+        [str(w)]
+        + [
+            text
+            for first in (0, SINKS)
+            for text in (short(results[first, w][0]), short(results[first, w][1], 0, 100))
+        ]
+        for w in WINDOWS
+    ]
+    header = ["W"] + [
+        f"{policy_name(first)}: {what}"
+        for first in (0, SINKS)
+        for what in ("KL, nats", "top-1, %")
+    ]
+    widest = max(WINDOWS)
+    return {
+        "texts": str(study["texts"]),
+        "tokens": str(study["tokens"]),
+        "scored": str(SCORED),
+        "prefix": str(study["tokens"] - SCORED),
+        "sinks": str(SINKS),
+        "widest": str(widest),
+        "dropped": str(study["tokens"] - SCORED - widest),
+        "table": markdown_table(header, rows, ["right"] * len(header)),
+        "window_kl_widest": results[0, widest][0].format(2),
+        "window_top1_widest": results[0, widest][1].format(0, 100, " %"),
+        "sinks_kl_widest": results[SINKS, widest][0].format(3),
+        "sinks_top1_smallest": results[SINKS, min(WINDOWS)][1].format(0, 100, " %"),
+        "window_top1_smallest": results[0, min(WINDOWS)][1].format(0, 100, " %"),
     }
 
 

@@ -75,7 +75,7 @@ def test_crop_keeps_the_aspect_and_can_mirror():
     assert small[0, -1] == picture[50, 0]  # bottom-left window, mirrored
 
 
-@pytest.mark.parametrize("name", (ac.TEST_PICTURE, *ac.TRAINING_PICTURES))
+@pytest.mark.parametrize("name", (*ac.HELD_OUT_PICTURES, *ac.TRAINING_PICTURES))
 def test_pictures_load_as_grey_levels(name):
     picture = ac.load_picture(name)
     assert picture.ndim == 2 and min(picture.shape) >= 90
@@ -83,7 +83,8 @@ def test_pictures_load_as_grey_levels(name):
 
 
 def test_the_test_picture_is_held_out_of_training():
-    assert ac.TEST_PICTURE not in ac.TRAINING_PICTURES
+    assert ac.TEST_PICTURE in ac.HELD_OUT_PICTURES and len(ac.HELD_OUT_PICTURES) >= 3
+    assert not set(ac.HELD_OUT_PICTURES) & set(ac.TRAINING_PICTURES)
     marker = {"only": np.zeros((64, 64), np.float32)}  # a black picture
     seen = {ac.training_sequence(RECIPE, seed, marker).clean[-1][0] for seed in range(30)}
     assert "@" * RECIPE.sizes[-1][0] in seen  # drawn from the given pictures …
@@ -192,6 +193,19 @@ def test_baselines_score_as_expected_on_the_held_out_picture():
     assert by["copy the last step"].copy == 1.0
     assert by["stretch the last step"].right_size
     assert by["stretch and denoise"].noise_left < by["stretch the last step"].noise_left
+    assert {r.picture for r in runs} == {ac.TEST_PICTURE}
+
+
+def test_baselines_on_other_pictures_are_scored_against_those_pictures():
+    pictures = ac.HELD_OUT_PICTURES[1:]
+    runs = ac.baseline_runs(RECIPE, (0,), pictures)
+    assert [r.picture for r in runs] == [p for p in pictures for _ in ac.BASELINES]
+    for run in runs:
+        sequence = ac.held_out_sequence(RECIPE, 0, run.picture)
+        if run.model == "the true step":
+            assert list(run.canvas) == list(sequence.clean[RECIPE.context])
+            assert run.score.accuracy == 1.0
+    assert ac.held_out_sequence(RECIPE, 0, pictures[0]).clean != ac.held_out_sequence(RECIPE, 0).clean
 
 
 def test_cache_labels_name_the_kind_and_tell_parameters_apart():

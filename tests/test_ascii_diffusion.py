@@ -1,13 +1,25 @@
 """The page's tables, figures and words; and the claims the page makes, on the page's own runs."""
 
 import base64
+import dataclasses
 import re
 
 import pytest
 from matplotlib.figure import Figure
 
 from snippets.ascii import diffusion as page
-from snippets.ascii.canvas import SEEDS, TEMPERATURES, Recipe, Run, Score, baseline_runs, held_out_sequence
+from snippets.ascii.canvas import (
+    HELD_OUT_PICTURES,
+    SEEDS,
+    TEMPERATURES,
+    TEST_PICTURE,
+    TRAINING_PICTURES,
+    Recipe,
+    Run,
+    Score,
+    baseline_runs,
+    held_out_sequence,
+)
 from snippets.plotting import to_svg
 
 RECIPE = Recipe()
@@ -84,6 +96,37 @@ def test_words_give_the_numbers_behind_the_reading():
     assert body(page.runs_table([fake("m", None, 0, 1.0, right=False)]))[0][3] == "2 × 1"
 
 
+def test_the_headline_gives_right_sizes_and_exact_cells_beside_stretching():
+    lines = page.headline(fake_runs(), ["lm", "tiny"])
+    assert lines == [
+        "lm: right size in 0 of 4 runs; exact cells 5.0 % (stretching the last step: 30.0 %).",
+        "tiny: right size in 4 of 4 runs; exact cells 60.0 % (stretching the last step: 30.0 %).",
+    ]
+    assert page.token_boundaries(["==", "@", " "]) == "==│@│ "
+
+
+def on(picture, runs):
+    return [dataclasses.replace(r, picture=picture) for r in runs]
+
+
+def test_results_per_picture_keep_held_out_and_training_pictures_apart():
+    held, trained = HELD_OUT_PICTURES[1], TRAINING_PICTURES[0]
+    runs = on(trained, fake_runs()) + on(held, fake_runs())
+    runs += [fake("tiny", None, s, 0.2) for s in (0, 1)] + on(held, [fake("tiny", None, 2, 0.9)])
+    table = body(page.picture_table([r for r in runs if r.picture != TEST_PICTURE], "tiny"))
+    assert [row[:2] for row in table] == [[held, "held out"], [trained, "trained on"]]
+    assert table[0][2:] == ["60.0 %", "70.0 %", "50.0 %", "5 of 5"]  # T = 1, greedy, denoiser
+    assert table[1][2:] == ["60.0 %", "60.0 %", "50.0 %", "4 of 4"]
+    greedy_only = [r for r in runs if r.picture == trained and r.decoding != "T = 1"]
+    table = page.picture_table(greedy_only + on(held, fake_runs()), "tiny")
+    assert "| greedy | T = 1 |" in table.splitlines()[0]  # in the order first run
+    assert body(table)[1][2:4] == ["60.0 %", "—"]  # not run at T = 1 on this picture
+    assert page.role(TEST_PICTURE) == "held out"
+    lines = page.generalisation(runs, "tiny", "T = 1")
+    assert lines[0].startswith("  held out, T = 1: 10.0 points (95 % CI 10.0–10.0 points)")
+    assert lines[0].endswith("over 2 contexts") and lines[1].startswith("trained on, T = 1: 10.0")
+
+
 def test_canvases_are_clipped_so_that_runaway_text_cannot_swamp_a_figure():
     fig = Figure()
     ax = fig.subplots()
@@ -139,11 +182,27 @@ def test_source_shows_the_code_that_runs():
 
 
 @pytest.fixture(scope="module")
-def runs():
-    from snippets.ascii.pretrained import pretrained_runs
-    from snippets.ascii.tiny_model import tiny_runs
+def everywhere():
+    """The tiny model and the rules on every picture, held out and trained on."""
+    from snippets.ascii.tiny_model import PICTURES, tiny_runs
 
-    return pretrained_runs(RECIPE) + tiny_runs(RECIPE) + baseline_runs(RECIPE, SEEDS)
+    return tiny_runs(RECIPE) + baseline_runs(RECIPE, SEEDS, PICTURES)
+
+
+@pytest.fixture(scope="module")
+def chat():
+    from snippets.ascii.pretrained import chat_runs
+
+    return chat_runs(RECIPE)
+
+
+@pytest.fixture(scope="module")
+def runs(everywhere):
+    """Everything on the picture every model is compared on, as on the page."""
+    from snippets.ascii.pretrained import pretrained_runs
+
+    here = [r for r in everywhere if r.picture == TEST_PICTURE and not r.rule]
+    return pretrained_runs(RECIPE) + here + baseline_runs(RECIPE, SEEDS)
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +217,15 @@ def test_every_run_is_in_the_table(runs, names):
         made = [(r.temperature, r.seed) for r in runs if r.model == model]
         assert made == [(t, s) for t in TEMPERATURES for s in SEEDS]
         assert len(body(page.runs_table([r for r in runs if r.model == model]))) == len(made)
+
+
+@pytest.mark.claim
+def test_the_chat_template_does_not_rescue_the_pretrained_model(runs, chat):
+    # "never writes a canvas of the right size … fewer cells right than stretching"
+    assert chat and {r.decoding for r in chat} == {"T = 1"} and len(chat) == len(SEEDS)
+    stretch = page.mean_of(runs, "stretch the last step", "accuracy")
+    assert not any(r.score.right_size for r in chat)
+    assert page.mean_of(chat, chat[0].model, "accuracy") < stretch
 
 
 @pytest.mark.claim
@@ -204,3 +272,34 @@ def test_the_tiny_model_does_what_the_page_says(runs, names):
     assert page.mean_of(runs, tiny, "repeats", "greedy") > max(
         page.mean_of(runs, "the true step", "repeats"), page.mean_of(runs, tiny, "repeats", "T = 1")
     )
+
+
+def gap(lines: list[str]) -> float:
+    """The estimate, in points, from a line of `page.generalisation`."""
+    return float(lines.split(": ")[1].split(" points")[0])
+
+
+def test_the_tiny_model_is_run_on_every_picture_at_the_decodings_the_page_says(everywhere):
+    from snippets.ascii.tiny_model import NAME, PICTURES
+
+    mine = [r for r in everywhere if r.model == NAME]
+    assert {r.picture for r in mine} == set(PICTURES)
+    others = {r.decoding for r in mine if r.picture != TEST_PICTURE}
+    assert others == {"T = 1", "greedy"}
+    assert len(body(page.picture_table(everywhere, NAME))) == len(PICTURES)
+
+
+@pytest.mark.claim
+def test_the_tiny_model_on_held_out_and_training_pictures_does_what_the_page_says(everywhere):
+    from snippets.ascii.tiny_model import NAME, PICTURES
+
+    mine = [r for r in everywhere if r.model == NAME]
+    assert sum(r.score.right_size for r in mine) >= 0.95 * len(mine)  # "in nearly every run"
+    for picture in PICTURES:  # "greedily … more cells exactly right than the denoiser on each"
+        here = [r for r in everywhere if r.picture == picture]
+        assert page.mean_of(here, NAME, "accuracy", "greedy") > page.mean_of(here, page.DENOISER, "accuracy")
+    held, trained = page.generalisation(everywhere, NAME, "greedy")
+    assert float(held.split("CI ")[1].split("–")[0]) > 0  # the margin on held-out pictures is real
+    assert 0 < gap(trained) - gap(held) < gap(held)  # "a generalisation gap, smaller than the margin"
+    held, _ = page.generalisation(everywhere, NAME, "T = 1")
+    assert -5 < gap(held) < 0  # "at T = 1 it falls slightly below the denoiser" on held-out

@@ -9,7 +9,7 @@ import torch
 import transformers
 
 from snippets.ascii import pretrained as ap
-from snippets.ascii.canvas import Recipe, held_out_sequence, hopeless, one_thread
+from snippets.ascii.canvas import Recipe, held_out_sequence, hopeless, one_thread, prompt_text
 from state_simulators import model as language_model
 
 TINY = Recipe(sizes=((4, 2), (6, 3)), noise=(0.5, 0.0), context=1)
@@ -140,3 +140,53 @@ def test_editing_code_the_generation_imports_indirectly_changes_its_cache(packag
     assert ap.runs_path(TINY, (1.0,), (0,)) == path
     canvas.write_text(canvas.read_text().replace('TITLE = "ASCII art', 'TITLE = "ASCII drawings'))
     assert ap.runs_path(TINY, (1.0,), (0,)) != path
+
+
+def test_token_pieces_cut_the_text_where_the_tokenizer_does(lm):
+    row = "%@@@@@#=--=-==-=+---========"
+    pieces = ap.token_pieces(row, lm.tokenizer)
+    assert "".join(pieces) == row
+    assert len(pieces) == len(lm.tokenizer(row, add_special_tokens=False).input_ids)
+
+
+@pytest.mark.claim
+def test_smollm2_reads_a_run_of_a_character_as_one_token(lm):
+    assert ap.token_pieces("========", lm.tokenizer) == ["========"]
+    assert len(ap.token_pieces("%@@@@@#=--=-==-=+---========", lm.tokenizer)) < 28 / 1.5
+
+
+def test_the_chat_prompt_wraps_the_steps_and_opens_the_answer_with_the_next_step(lm):
+    sequence = held_out_sequence(TINY, 0)
+    prompt = ap.chat_prompt(sequence, lm.tokenizer)
+    plain = prompt_text(sequence)
+    if lm.tokenizer.chat_template is None:  # another model may have none
+        assert prompt is None
+        return
+    assert prompt.endswith("Step 2:\n```\n") and plain.endswith("Step 2:\n```\n")
+    assert plain.removesuffix("Step 2:\n```\n") in prompt  # the title and steps, unchanged
+    assert "Write step 2" in prompt
+
+
+class NoTemplate:
+    chat_template = None
+
+
+def test_a_model_without_a_chat_template_gets_no_chat_runs(lm, cache, monkeypatch):
+    assert ap.chat_prompt(held_out_sequence(TINY, 0), NoTemplate()) is None
+    monkeypatch.setattr(ap, "chat_prompt", lambda sequence, tokenizer: None)
+    assert ap.chat_runs(TINY, temperatures=(None,), seeds=(0,), lm=lm) == []
+    [path] = cache.glob("chat-*.json")
+    assert json.loads(path.read_text())["texts"] is None
+    assert ap.chat_runs(TINY, temperatures=(None,), seeds=(0,), lm=lm) == []  # from the cache
+
+
+def test_chat_runs_are_generated_with_the_template_and_named_apart(lm, cache):
+    if lm.tokenizer.chat_template is None:
+        pytest.skip("the configured model has no chat template")
+    runs = ap.chat_runs(TINY, temperatures=(None,), seeds=(0,), lm=lm)
+    assert [(r.decoding, r.seed) for r in runs] == [("greedy", 0)]
+    assert runs[0].model == f"{lm.name}, chat template"
+    prompt = ap.chat_prompt(held_out_sequence(TINY, 0), lm.tokenizer)
+    budget = ap.token_budget(TINY, lm)
+    [text] = ap.continue_sequences([prompt], [None], budget, TINY.sizes[1], lm)
+    assert runs[0].text == text

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from snippets.ascii import tiny_model as tm
-from snippets.ascii.canvas import Recipe, held_out_sequence
+from snippets.ascii.canvas import TEST_PICTURE, Recipe, held_out_sequence
 from snippets.ascii.tiny_model import NEWLINE, Config, Places, TinyModel
 from state_simulators import model as language_model
 
@@ -169,6 +169,7 @@ def test_the_cache_follows_the_recipe_settings_and_runs_but_not_the_language_mod
     assert folder not in {tm.model_folder(other_recipe, CONFIG), tm.model_folder(SMALL, other_config)}
     assert runs != tm.runs_path(SMALL, CONFIG, temperatures=(1.0,))
     assert runs != tm.runs_path(SMALL, CONFIG, seeds=(0,))
+    assert runs != tm.runs_path(SMALL, CONFIG, pictures=tm.PICTURES[:1])
     monkeypatch.setattr(language_model, "fingerprint", lambda: "another language model")
     assert (tm.model_folder(SMALL, CONFIG), tm.runs_path(SMALL, CONFIG)) == (folder, runs)
 
@@ -206,8 +207,11 @@ def test_training_in_a_second_process_gives_the_same_model_and_runs(cache, monke
     here, _ = tm.train(SMALL, CONFIG, progress=False)
     for name, tensor in here.state_dict().items():
         assert torch.equal(tensor, model.state_dict()[name]), name
-    sequences = [held_out_sequence(SMALL, seed) for seed in tm.SEEDS]
-    written = [tm.generate(here, sequences, [t] * 5, list(tm.SEEDS)) for t in tm.TEMPERATURES]
+    written = [
+        tm.generate(here, [held_out_sequence(SMALL, s, p) for s in tm.SEEDS], [t] * 5, list(tm.SEEDS))
+        for i, p in enumerate(tm.PICTURES)
+        for t in (tm.OTHER_TEMPERATURES if i else tm.TEMPERATURES)
+    ]  # every picture, held out and trained on, in one batch: the same as picture by picture
     assert [r.text for r in tm.tiny_runs(SMALL, CONFIG)] == [t for row in written for t in row]
     assert tm.start_in_background(SMALL, CONFIG) is None  # all cached: nothing to do
 
@@ -251,8 +255,23 @@ def test_generation_stops_when_out_of_room(monkeypatch):
 
 
 def test_tiny_runs_are_scored_and_cached(cache):
-    runs = tm.tiny_runs(SMALL, CONFIG, temperatures=(1.0, None), seeds=(0, 1))
-    assert [(r.decoding, r.seed) for r in runs] == [("T = 1", 0), ("T = 1", 1), ("greedy", 0), ("greedy", 1)]
+    pictures = tm.PICTURES[:2]
+    runs = tm.tiny_runs(SMALL, CONFIG, temperatures=(1.0, None), seeds=(0, 1), pictures=pictures)
+    grid = [("T = 1", 0), ("T = 1", 1), ("greedy", 0), ("greedy", 1)]
+    assert [(r.picture, r.decoding, r.seed) for r in runs] == [(p, *g) for p in pictures for g in grid]
     assert all(r.model == tm.NAME for r in runs)
-    assert tm.tiny_runs(SMALL, CONFIG, temperatures=(1.0, None), seeds=(0, 1)) == runs
+    # each run is scored against its own picture
+    assert (
+        runs[0].score
+        == tm.make_run(
+            tm.NAME, 1.0, 0, runs[0].text, runs[0].canvas, held_out_sequence(SMALL, 0, pictures[0]), "\n\n"
+        ).score
+    )
+    assert tm.tiny_runs(SMALL, CONFIG, temperatures=(1.0, None), seeds=(0, 1), pictures=pictures) == runs
     assert len(list(cache.glob("tiny-runs-*.json"))) == 1
+    assert runs[0].picture == TEST_PICTURE == tm.PICTURES[0]
+
+
+def test_the_tiny_model_is_scored_on_every_picture_and_trains_on_none_held_out():
+    assert set(tm.PICTURES) == set(tm.HELD_OUT_PICTURES) | set(tm.TRAINING_PICTURES)
+    assert not set(tm.HELD_OUT_PICTURES) & set(tm.TRAINING_PICTURES)

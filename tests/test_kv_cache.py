@@ -163,3 +163,74 @@ def test_the_timing_figure_and_facts_show_the_measurements():
     assert facts["longest"] == str(max(times))
     cached, full = times[max(times)]
     assert facts["speedup"] == f"{full / cached:.0f}"
+
+
+def tiny_texts(lm, batch=2, tokens=24):
+    seeded = torch.Generator().manual_seed(0)
+    return torch.randint(100, min(5000, lm.model.config.vocab_size), (batch, tokens), generator=seeded)
+
+
+def test_eviction_keeps_the_first_and_the_last_positions_in_every_layer(tiny):
+    ids = tiny_texts(tiny)
+    _, cache = kv.exact_pass(ids, 4, tiny)
+    kept = kv.evict(cache, 2, 5, 20, tiny.model.config)
+    wanted = [0, 1, 15, 16, 17, 18, 19]
+    assert kept.get_seq_length() == len(wanted) and len(kept.layers) == len(cache.layers)
+    for old, new in zip(cache.layers, kept.layers):
+        assert torch.equal(new.keys, old.keys[:, :, wanted])
+        assert torch.equal(new.values, old.values[:, :, wanted])
+    assert kv.evict(cache, 30, 30, 20, tiny.model.config).get_seq_length() == 20  # nothing twice
+    assert kv.evict(cache, 0, 3, 20, tiny.model.config).get_seq_length() == 3  # a plain window
+
+
+def test_an_eviction_that_keeps_everything_gives_the_exact_predictions(tiny):
+    ids = tiny_texts(tiny)
+    exact, cache = kv.exact_pass(ids, 4, tiny)
+    assert exact.shape == (2, 4, tiny.model.config.vocab_size)
+    # the scored tokens keep their positions: RoPE (or GPT-2's position table) sees the same
+    whole = kv.evicted_pass(ids, cache, 0, 20, 4, tiny)
+    assert torch.allclose(whole, exact, atol=1e-4)
+    kl, same = kv.divergence(exact, whole)
+    assert max(kl) < 1e-4 and same == [1.0, 1.0]
+    kl, same = kv.divergence(exact, kv.evicted_pass(ids, cache, 0, 2, 4, tiny))
+    assert len(kl) == 2 and min(kl) > 1e-4  # a window of 2 moves the predictions
+
+
+def test_divergence_is_the_kl_and_top_1_agreement_per_text():
+    p = torch.tensor([[[0.4, 0.6], [0.9, 0.1]]]).log()
+    q = torch.tensor([[[0.9, 0.1], [0.9, 0.1]]]).log()
+    kl, same = kv.divergence(p, q)
+    expected = (0.4 * np.log(0.4 / 0.9) + 0.6 * np.log(0.6 / 0.1)) / 2  # the second: 0
+    assert kl == pytest.approx([expected]) and same == [0.5]
+
+
+@pytest.mark.claim
+def test_attention_sinks_matter_more_than_the_size_of_the_window():
+    results = kv.eviction_study()["results"]
+    widest, smallest = max(kv.WINDOWS), min(kv.WINDOWS)
+    for w in kv.WINDOWS:  # keeping the first positions helps at every window
+        assert results[kv.SINKS, w][0].high < results[0, w][0].low
+        assert results[kv.SINKS, w][1].estimate > results[0, w][1].estimate
+    # which positions go matters more than how many: dropping only the first few moves the
+    # predictions more than keeping the sinks and a window of about half the text; dropping
+    # a few in the middle hardly moves them
+    assert results[0, widest][0].low > results[kv.SINKS, 128][0].high
+    assert results[kv.SINKS, widest][0].high < 0.05
+    assert results[0, smallest][0].estimate > results[0, widest][0].estimate  # smaller: worse
+
+
+def test_the_eviction_figure_and_facts_show_the_study():
+    study = kv.eviction_study()
+    fig = kv.kv_cache_eviction_figure()
+    left, right = fig.axes
+    assert len(left.get_lines()) >= 2 and right.get_ylim()[1] == pytest.approx(1.02)
+    window = [study["results"][0, w][0].estimate for w in kv.WINDOWS]
+    assert list(left.get_lines()[0].get_ydata()) == pytest.approx(window)
+    facts = kv.kv_eviction_facts()
+    assert facts["texts"] == str(study["texts"]) and facts["scored"] == str(kv.SCORED)
+    assert int(facts["prefix"]) == study["tokens"] - kv.SCORED
+    rows = facts["table"].splitlines()[2:]
+    assert len(rows) == len(kv.WINDOWS)
+    first = study["results"][0, kv.WINDOWS[0]][0]
+    assert rows[0].startswith(f"| {kv.WINDOWS[0]} | {first.estimate:.2f} ({first.low:.2f}–")
+    assert kv.short(first) in facts["table"]

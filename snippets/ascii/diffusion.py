@@ -14,7 +14,8 @@ import statistics
 
 from matplotlib.figure import Figure
 
-from snippets.ascii.canvas import SEEDS, TEMPERATURES, Recipe, Run, Sequence
+from snippets.ascii.canvas import HELD_OUT_PICTURES, SEEDS, TEMPERATURES, Recipe, Run, Sequence
+from snippets.intervals import bootstrap
 from snippets.plotting import INK, MUTED, PALETTE, new_figure, to_svg
 from snippets.tables import markdown_table
 
@@ -298,6 +299,78 @@ def verdict(runs: list[Run], model: str, tiny: str) -> list[str]:
         f"Tiny model: right size in {right} of {total} runs, "
         f"noise {percent(mean_of(runs, tiny, 'noise_left'))} on average."
     )
+    return lines
+
+
+def headline(runs: list[Run], models: list[str]) -> list[str]:
+    """The pretrained model's result in one line per way of prompting it: right sizes, and
+    exact cells beside the rule of stretching the last step."""
+    stretch = percent(mean_of(runs, RULES[1], "accuracy"))
+    lines = []
+    for model in models:
+        mine = [r for r in runs if r.model == model]
+        right = sum(r.score.right_size for r in mine)
+        lines.append(
+            f"{model}: right size in {right} of {len(mine)} runs; exact cells "
+            f"{percent(mean_of(runs, model, 'accuracy'))} (stretching the last step: {stretch})."
+        )
+    return lines
+
+
+def token_boundaries(pieces: list[str]) -> str:
+    """Tokens side by side, a '│' between two (neither a picture nor a noise character)."""
+    return "│".join(pieces)
+
+
+def role(picture: str) -> str:
+    return "held out" if picture in HELD_OUT_PICTURES else "trained on"
+
+
+DENOISER = "stretch and denoise"  # the best rule: what the tiny model has to beat
+
+
+def picture_table(runs: list[Run], model: str) -> str:
+    """Exact cells per picture, held-out pictures first: the model at each decoding (mean
+    over the seeds; "—" where it was not run) beside the hand-written denoiser, and how many
+    canvases had the right size."""
+    pictures = sorted(
+        dict.fromkeys(r.picture for r in runs), key=lambda p: role(p) != "held out"
+    )
+    decodings = decodings_of(runs, model)
+    rows = []
+    for picture in pictures:
+        here = [r for r in runs if r.picture == picture]
+        mine = [r for r in here if r.model == model]
+        rows.append(
+            [picture, role(picture)]
+            + [
+                percent(mean_of(here, model, "accuracy", d))
+                if any(r.decoding == d for r in mine)
+                else "—"  # not run at this decoding
+                for d in decodings
+            ]
+            + [percent(mean_of(here, DENOISER, "accuracy"))]
+            + [f"{sum(r.score.right_size for r in mine)} of {len(mine)}"]
+        )
+    header = ["picture", "", *decodings, DENOISER, "right size"]
+    return markdown_table(header, rows, aligned(len(header), 2))
+
+
+def generalisation(runs: list[Run], model: str, decoding: str) -> list[str]:
+    """The model's exact cells minus the denoiser's, per context (picture × seed), on the
+    held-out and on the training pictures: mean and 95 % interval over the contexts."""
+    lines = []
+    for which in ("held out", "trained on"):
+        gaps = [
+            r.score.accuracy - denoised.score.accuracy
+            for r in runs
+            if r.model == model and r.decoding == decoding and role(r.picture) == which
+            for denoised in runs
+            if denoised.model == DENOISER
+            and (denoised.picture, denoised.seed) == (r.picture, r.seed)
+        ]
+        gap = bootstrap(gaps).format(1, 100, " points")
+        lines.append(f"{which:>10}, {decoding}: {gap} over {len(gaps)} contexts")
     return lines
 
 

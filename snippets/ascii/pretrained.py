@@ -18,6 +18,7 @@ from snippets.ascii.canvas import (
     TEMPERATURES,
     Recipe,
     Run,
+    Sequence,
     cache_label,
     held_out_sequence,
     hopeless,
@@ -32,6 +33,29 @@ from state_simulators.cache import atomic_write
 from state_simulators.model import LanguageModel, load
 
 FENCE = "```"  # ends a canvas in the prompt, and in what the model writes
+CHAT_TEMPERATURES = (1.0,)  # the chat-template runs: the essay's best setting only (cost)
+
+
+def token_pieces(text: str, tokenizer) -> list[str]:
+    """The text cut where the tokenizer cuts it: one string per token."""
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    return [tokenizer.decode([i]) for i in ids]
+
+
+def chat_prompt(sequence: Sequence, tokenizer) -> str | None:
+    """The same steps as a chat: the title and the steps shown as the user's message, and the
+    assistant's answer begun with the next step's heading and fence, so that its canvas is
+    read as in the plain prompt. None if the tokenizer has no chat template."""
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+    k = sequence.recipe.context
+    shown, heading, fence = prompt_text(sequence).rpartition(f"Step {k + 1}:\n")
+    request = shown + f"Write step {k + 1}, in a code block like the others."
+    messages = [{"role": "user", "content": request}]
+    opening = tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True
+    )
+    return opening + heading + fence
 
 
 class RowTemperatures(transformers.LogitsProcessor):
@@ -152,9 +176,11 @@ def token_budget(recipe: Recipe, lm: LanguageModel) -> int:
     return 3 * len(lm.tokenizer(target).input_ids) // 2
 
 
-def runs_path(recipe: Recipe, temperatures=TEMPERATURES, seeds=SEEDS) -> Path:
+def runs_path(
+    recipe: Recipe, temperatures=TEMPERATURES, seeds=SEEDS, kind: str = "pretrained"
+) -> Path:
     """Where the texts are cached (a JSON record: the model's name and one text per run)."""
-    label = cache_label("pretrained", recipe, temperatures, seeds)
+    label = cache_label(kind, recipe, temperatures, seeds)
     return keys.step_path("ascii-diffusion", label, [__name__], suffix=".json", model=True)
 
 
@@ -165,21 +191,41 @@ def pretrained_runs(
     lm: LanguageModel | None = None,
 ) -> list[Run]:
     """Every run, one per (temperature, seed): the text from the cache, or generated now."""
+    return _runs("pretrained", recipe, temperatures, seeds, lm)
+
+
+def chat_runs(
+    recipe: Recipe = Recipe(),
+    temperatures=CHAT_TEMPERATURES,
+    seeds=SEEDS,
+    lm: LanguageModel | None = None,
+) -> list[Run]:
+    """The same, with the prompt in the model's chat template (`chat_prompt`); none if the
+    model has no chat template."""
+    return _runs("chat", recipe, temperatures, seeds, lm)
+
+
+def _runs(kind: str, recipe: Recipe, temperatures, seeds, lm) -> list[Run]:
     grid = [(temperature, seed) for temperature in temperatures for seed in seeds]
-    path = runs_path(recipe, temperatures, seeds)
+    path = runs_path(recipe, temperatures, seeds, kind)
     if not path.exists():
         lm = lm or load()
-        prompts = [prompt_text(held_out_sequence(recipe, seed)) for _, seed in grid]
-        texts = continue_sequences(
-            prompts,
-            [t for t, _ in grid],
-            token_budget(recipe, lm),
-            recipe.sizes[recipe.context],
-            lm,
-        )
-        record = {"model": lm.name, "texts": texts}
+        sequences = [held_out_sequence(recipe, seed) for _, seed in grid]
+        if kind == "chat":
+            prompts = [chat_prompt(sequence, lm.tokenizer) for sequence in sequences]
+        else:
+            prompts = [prompt_text(sequence) for sequence in sequences]
+        texts = None
+        if None not in prompts:
+            size = recipe.sizes[recipe.context]
+            budget = token_budget(recipe, lm)
+            texts = continue_sequences(prompts, [t for t, _ in grid], budget, size, lm)
+        name = lm.name if kind == "pretrained" else f"{lm.name}, chat template"
+        record = {"model": name, "texts": texts}
         atomic_write(path, json.dumps(record, ensure_ascii=False, indent=1).encode())
     record = json.loads(path.read_text())
+    if record["texts"] is None:  # the model has no chat template
+        return []
     return [
         make_run(
             record["model"],

@@ -28,6 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from snippets.ascii.canvas import (
+    HELD_OUT_PICTURES,
     NOISE,
     RAMP,
     SEEDS,
@@ -48,6 +49,10 @@ from state_simulators import keys
 from state_simulators.cache import atomic_folder, atomic_write
 
 NAME = "tiny model (ours)"
+PICTURES = HELD_OUT_PICTURES + TRAINING_PICTURES  # scored on all: held out and trained on
+# The picture every model is compared on gets every decoding; the others, to save time, the
+# two ends only: the model's own (T = 1) distribution, and greedy.
+OTHER_TEMPERATURES = (1.0, None)
 VOCAB = RAMP + NOISE + "\n"
 INDEX = {c: i for i, c in enumerate(VOCAB)}
 NEWLINE = INDEX["\n"]
@@ -335,9 +340,11 @@ def model_folder(recipe: Recipe, config: Config) -> Path:
     return keys.step_path("ascii-diffusion", label, [__name__], model=False)
 
 
-def runs_path(recipe: Recipe, config: Config, temperatures=TEMPERATURES, seeds=SEEDS) -> Path:
+def runs_path(
+    recipe: Recipe, config: Config, temperatures=TEMPERATURES, seeds=SEEDS, pictures=PICTURES
+) -> Path:
     """Where the texts the tiny model writes are cached (a JSON list, one text per run)."""
-    label = cache_label("tiny-runs", recipe, config, temperatures, seeds)
+    label = cache_label("tiny-runs", recipe, config, temperatures, seeds, pictures)
     return keys.step_path("ascii-diffusion", label, [__name__], suffix=".json", model=False)
 
 
@@ -431,22 +438,34 @@ def tiny_runs(
     temperatures=TEMPERATURES,
     seeds=SEEDS,
     progress: bool = True,
+    pictures=PICTURES,
 ) -> list[Run]:
-    """The tiny model on the held-out picture, one run per (temperature, seed), cached.
-    (Trains the model first, if that is not cached either: `progress` shows a bar.)"""
+    """The tiny model on every picture (held out and trained on), one run per (picture,
+    temperature, seed): every temperature for the first picture, OTHER_TEMPERATURES (those of
+    them in `temperatures`) for the others. Cached. (Trains the model first, if that is not
+    cached either: `progress` shows a bar.)"""
     _wait_for_background(recipe, config)
-    path = runs_path(recipe, config, temperatures, seeds)
-    sequences = {seed: held_out_sequence(recipe, seed) for seed in seeds}
-    grid = [(t, seed) for t in temperatures for seed in seeds]
+    path = runs_path(recipe, config, temperatures, seeds, pictures)
+    others = [t for t in temperatures if t in OTHER_TEMPERATURES]
+    grid = [
+        (p, t, seed)
+        for i, p in enumerate(pictures)
+        for t in (others if i else temperatures)
+        for seed in seeds
+    ]
+    sequences = {(p, seed): held_out_sequence(recipe, seed, p) for p, _, seed in grid}
     if not path.exists():
         model, _ = trained(recipe, config, progress)
         # One batch for every run: each row samples at its own temperature.
         texts = generate(
-            model, [sequences[s] for _, s in grid], [t for t, _ in grid], [s for _, s in grid]
+            model,
+            [sequences[p, s] for p, _, s in grid],
+            [t for _, t, _ in grid],
+            [s for _, _, s in grid],
         )
         atomic_write(path, json.dumps(texts).encode())
     texts = json.loads(path.read_text())
     return [
-        make_run(NAME, t, seed, text, canvas_of(text), sequences[seed], end="\n\n")
-        for (t, seed), text in zip(grid, texts, strict=True)
+        make_run(NAME, t, s, text, canvas_of(text), sequences[p, s], "\n\n", picture=p)
+        for (p, t, s), text in zip(grid, texts, strict=True)
     ]
