@@ -157,9 +157,9 @@ def kind_facts(key: str, per_sentence: list[np.ndarray]) -> dict[str, str]:
     tp, whole = token_probability(per_sentence), whole_copy(per_sentence)
     first = first_token(per_sentence)
     return {
-        f"{key}_first_1": bootstrap(first[:, 1]).format(),
+        f"{key}_first_1": bootstrap(first[:, 1]).format(3),
         f"{key}_first_last": bootstrap(first[:, -1]).format(),
-        f"{key}_tp_0": bootstrap(tp[:, 0]).format(),
+        f"{key}_tp_0": bootstrap(tp[:, 0]).format(3),
         f"{key}_tp_1": bootstrap(tp[:, 1]).format(),
         f"{key}_tp_last": bootstrap(tp[:, -1]).format(),
         f"{key}_rise": bootstrap(tp[:, -1] - tp[:, 1]).format(),
