@@ -1,30 +1,37 @@
 """The model's output is a probability distribution over its whole vocabulary, at every position.
 
-From the last hidden state to logits to a softmax; how uncertain that distribution is for
-different kinds of text; and why the single most likely continuation is not what text is like.
+From the last hidden state to logits to a softmax, and how uncertain that distribution is for
+different kinds of text. Greedy text against human text is in `snippets.human_text`, the
+self-reinforcement of repetition in `snippets.repetition`.
 """
 
 import functools
 import math
-import textwrap
+import re
 from dataclasses import dataclass
 
 import torch
+from matplotlib.patches import Patch
 
 from snippets import continuations
 from snippets.decoder import parts
 from snippets.next_token import check_prompt, next_token_logits, show_token, token_text
 from snippets.plotting import MUTED, PALETTE, new_figure
-from snippets.sampling import GREEDY, Samplers, entropy_bits
-from snippets.tables import markdown_table
+from snippets.sampling import entropy_bits
 from state_simulators.artifacts import facts, figure
 from state_simulators.model import LanguageModel, load
 
 PROMPTS = {
     "a fact": "The capital of France is",
     "a story": "Once upon a time, there was a little",
-    "code": 'if __name__ == "__main__',
+    "code": "import numpy as",
 }
+# What each prompt is usually followed by: the prompts must end where the tokenizer ends a token.
+NATURAL_ENDINGS = {"a fact": " Paris.", "a story": " girl who lived", "code": " np\n"}
+# The code prompt the page used to show: it stops inside what the tokenizer writes as one token.
+MID_TOKEN = 'if __name__ == "__main__'
+MID_TOKEN_ENDING = '":\n    main()'
+
 # The opening of "Little Red-Cap", Margaret Hunt's 1884 translation of the Grimms' tales.
 HUMAN = (
     " who was loved by every one who looked at her, but most of all by her grandmother, and there"
@@ -41,17 +48,18 @@ CODE = """def count_words(text):
 """
 SURE = 1.0  # bits: below this, a position is close to determined by what came before
 BET = 0.99  # the all-in model's confidence in its top guess
-LOW, HIGH = 0.05, 0.9  # what counts as a surprising and as an expected token
+WORD_CHARACTER = re.compile(r"\w")  # letters, digits and "_": what a word or a name is made of
 
 
 # --8<-- [start:logits]
 def logits_from_hidden_state(prompt: str, lm: LanguageModel | None = None):
-    """The last layer's state at the final position, times the unembedding
+    """The last hidden state at the final position, times the unembedding
     matrix: one score per vocabulary token. Shape: (vocabulary size,)."""
     lm = lm or load()
     decoder = parts(lm.model)  # the model's body and head, whatever its family
     ids = lm.tokenizer(check_prompt(prompt), return_tensors="pt").input_ids
     with torch.no_grad():
+        # the body's output has already been through its final norm (RMSNorm)
         hidden = decoder.body(ids).last_hidden_state[0, -1]  # hidden size
         unembedding = decoder.unembedding.weight  # vocabulary size x hidden size
         return unembedding @ hidden
@@ -67,6 +75,15 @@ class Position:
     entropy: float  # bits: how open the prediction was before that token
     probability: float  # what the model gave the token that came
     top_guess: bool  # whether it was the model's most likely token
+    starts_word: bool  # False when it continues a word the token before it began
+
+
+def starts_word(previous: str, token: str) -> bool:
+    """Whether `token` begins a new word: not when it starts with a word
+    character and `previous` ended with one (" Red" + "-" + "Cap": "Cap"
+    starts one; " count" + "_words": "_words" does not)."""
+    joined = WORD_CHARACTER.match(token[:1]) and WORD_CHARACTER.match(previous[-1:])
+    return not joined
 
 
 def positions(text: str, lm: LanguageModel | None = None) -> list[Position]:
@@ -76,14 +93,16 @@ def positions(text: str, lm: LanguageModel | None = None) -> list[Position]:
     with torch.no_grad():
         logits = lm.model(ids[None]).logits[0, :-1]  # a prediction per token
     probabilities = torch.softmax(logits.double(), dim=-1)
+    pieces = [token_text(lm.tokenizer, int(t)) for t in ids]
     return [
         Position(
-            token_text(lm.tokenizer, int(t)),
+            piece,
             entropy_bits(z),
             float(p[t]),
             bool(p.argmax() == t),
+            starts_word(previous, piece),
         )
-        for z, p, t in zip(logits, probabilities, ids[1:])
+        for z, p, t, previous, piece in zip(logits, probabilities, ids[1:], pieces, pieces[1:])
     ]
 
 
@@ -115,22 +134,38 @@ def passages() -> dict[str, list[Position]]:
     return {"prose": positions(PROSE), "code": positions(CODE)}
 
 
-@functools.cache
-def human_log_probs() -> tuple[float, ...]:
-    return tuple(log_probs(continuations.STORY, HUMAN))
-
-
-def story_rows() -> dict[str, list[continuations.Continuation]]:
-    """The greedy continuation of the story prompt and its samples at T = 1."""
-    rows = [r for r in continuations.experiment() if r.prompt == continuations.STORY]
-    return {
-        "greedy": [r for r in rows if r.setting == GREEDY],
-        "samples": [r for r in rows if r.setting == Samplers(1.0)],
-    }
-
-
 def mean(values) -> float:
     return sum(values) / len(values)
+
+
+def mean_entropy(passage: list[Position], word_starts_only: bool = False) -> float:
+    """Mean entropy (bits) over a passage's positions, or over those that start a word."""
+    return mean([p.entropy for p in passage if p.starts_word or not word_starts_only])
+
+
+# --8<-- [start:boundary]
+def ends_on_token_boundary(prompt: str, ending: str, tokenizer) -> bool:
+    """Whether the tokenizer still ends a token where the prompt ends once
+    `ending` follows it: the prompt's own tokens must be a prefix of the
+    tokens of prompt + ending."""
+    alone = tokenizer(prompt).input_ids
+    return tokenizer(prompt + ending).input_ids[: len(alone)] == alone
+
+
+# --8<-- [end:boundary]
+
+
+def straddling(prompt: str, ending: str, tokenizer) -> tuple[str, int]:
+    """The text before the first token of prompt + ending that crosses the prompt's end, and
+    that token's id. ValueError when the prompt ends on a token boundary."""
+    ids = tokenizer(prompt + ending).input_ids
+    for i in range(1, len(ids) + 1):
+        if len(tokenizer.decode(ids[:i])) > len(prompt):
+            before = tokenizer.decode(ids[: i - 1])
+            if len(before) < len(prompt):
+                return before, ids[i - 1]
+            break
+    raise ValueError(f"{prompt!r} ends on a token boundary: no token crosses its end")
 
 
 # --8<-- [start:all_in]
@@ -170,86 +205,42 @@ def three_distributions_figure():
 
 @figure("entropy-by-position.svg")
 def entropy_by_position_figure():
-    fig, axes = new_figure(2, 1, height=6.2)
+    fig, axes = new_figure(2, 1, height=6.4)
     for ax, (kind, passage) in zip(axes, passages().items()):
         values = [p.entropy for p in passage]
         colours = [PALETTE[2] if v < SURE else PALETTE[0] for v in values]
-        ax.bar(range(len(values)), values, color=colours, width=0.8)
+        bars = ax.bar(range(len(values)), values, color=colours, width=0.8)
+        for bar, position in zip(bars, passage):
+            if not position.starts_word:  # a word's later pieces: light, hatched
+                bar.set(alpha=0.45, hatch="////", edgecolor="white", linewidth=0)
         ax.set_xticks(
             range(len(values)), [show_token(p.token) for p in passage], rotation=90, fontsize=7
         )
         ax.set_xlim(-0.7, len(values) - 0.3)
         ax.set_ylabel("entropy (bits)")
+        initial = [p.entropy for p in passage if p.starts_word]
         ax.set_title(
-            f"{kind}: mean {mean(values):.1f} bits; green positions are below {SURE:g} bit",
+            f"{kind}: mean {mean(values):.1f} bits, {mean(initial):.1f} over tokens that "
+            "start a word",
             fontsize=10,
         )
         ax.grid(axis="x", visible=False)
     axes[1].set_xlabel(
         "the token that came next (the bar is the model's uncertainty before it)"
     )
-    return fig
-
-
-@figure("greedy-versus-human.svg")
-def greedy_versus_human_figure():
-    rows = story_rows()
-    series = [
-        ("greedy (most likely token every step)", rows["greedy"][0].log_probs, PALETTE[3]),
-        ("sampled at T = 1 (one seed)", rows["samples"][0].log_probs, PALETTE[0]),
-        ("human (the Grimms, tr. Hunt 1884)", human_log_probs(), PALETTE[2]),
+    key = [
+        Patch(color=PALETTE[0], label=f"{SURE:g} bit or more"),
+        Patch(color=PALETTE[2], label=f"below {SURE:g} bit"),
+        Patch(
+            facecolor=MUTED,
+            alpha=0.45,
+            hatch="////",
+            edgecolor="white",
+            label="continues a word",
+        ),
     ]
-    fig, axes = new_figure(3, 1, height=5.0, sharex=True, sharey=True)
-    repeated = continuations.repeated_positions(list(rows["greedy"][0].token_ids))
-    for x in repeated:
-        axes[0].axvspan(x + 0.5, x + 1.5, color=MUTED, alpha=0.25, linewidth=0)
-    for ax, (label, lps, colour) in zip(axes, series):
-        p = [math.exp(v) for v in lps]
-        ax.plot(range(1, len(p) + 1), p, color=colour, linewidth=1, marker="o", markersize=2.5)
-        ax.axhline(mean(p), color=colour, linestyle="--", linewidth=0.8)
-        ax.set_title(f"{label}: mean probability {mean(p):.2f}", fontsize=9, loc="left")
-        ax.set_ylim(0, 1.05)
-    axes[1].set_ylabel("probability the model gave the token")
-    axes[2].set_xlabel(
-        "position in the continuation (tokens); grey: tokens repeating an earlier 4-gram"
-    )
+    axes[1].legend(handles=key, loc="upper center", fontsize=8, ncols=3)
     return fig
-
-
-def score_table(rows: list[tuple[str, tuple[float, ...]]]) -> str:
-    """Each continuation's log-probabilities (ln p per token) as a row of the page's table."""
-    return markdown_table(
-        ["continuation", "mean ln p per token", "total ln p (tokens)"],
-        [[label, f"{mean(lps):.2f}", f"{sum(lps):.0f} ({len(lps)})"] for label, lps in rows],
-        align=[None, "right", "right"],
-    )
-
-
-def for_tab(text: str, width: int = 72) -> str:
-    """Generated text for a `text` block inside a content tab: whitespace runs made single,
-    lines wrapped, and every line after the first indented to sit inside the tab."""
-    return textwrap.fill(" ".join(text.split()), width, subsequent_indent="    ")
-
-
-def feedback_table() -> str:
-    """Probability of the token completing a 4-gram, by earlier occurrences, per greedy text."""
-    rows = {
-        continuations.NAMES[r.prompt]: continuations.probability_by_repeat(
-            list(r.token_ids), [math.exp(v) for v in r.log_probs]
-        )
-        for r in continuations.experiment()
-        if r.setting == GREEDY
-    }
-    counts = sorted({c for by in rows.values() for c in by})
-    ordinal = {0: "1st", 1: "2nd", 2: "3rd"}
-    return markdown_table(
-        ["greedy text"] + [f"{ordinal.get(c, f'{c + 1}th')} time" for c in counts],
-        [
-            [name] + [f"{by[c]:.2f}" if c in by else "—" for c in counts]
-            for name, by in rows.items()
-        ],
-        align=[None] + ["right"] * len(counts),
-    )
 
 
 def prompt_facts() -> dict[str, str]:
@@ -268,17 +259,34 @@ def prompt_facts() -> dict[str, str]:
     return out
 
 
+def entropy_facts(key: str, passage: list[Position]) -> dict[str, str]:
+    """Mean entropy and the share of near-certain positions, over all tokens and over the
+    tokens that start a word (a word's later pieces are nearly determined by its first)."""
+    values = [p.entropy for p in passage]
+    initial = [p.entropy for p in passage if p.starts_word]
+    internal = [p.entropy for p in passage if not p.starts_word]
+    return {
+        f"{key}_mean_bits": f"{mean(values):.1f}",
+        f"{key}_sure_share": f"{mean([v < SURE for v in values]):.0%}",
+        f"{key}_tokens": str(len(passage)),
+        f"{key}_initial_bits": f"{mean(initial):.1f}",
+        f"{key}_initial_sure_share": f"{mean([v < SURE for v in initial]):.0%}",
+        f"{key}_initial_tokens": str(len(initial)),
+        f"{key}_internal_tokens": str(len(internal)),
+        f"{key}_internal_bits": f"{mean(internal):.1f}" if internal else "—",
+    }
+
+
 def passage_facts() -> dict[str, str]:
     """Entropy along the two passages, and what the loss pays for on the prose."""
     out = {}
     for key, passage in passages().items():
-        values = [p.entropy for p in passage]
-        out[f"{key}_mean_bits"] = f"{mean(values):.1f}"
-        out[f"{key}_sure_share"] = f"{sum(v < SURE for v in values) / len(values):.0%}"
-        out[f"{key}_tokens"] = str(len(passage))
-    prose = passages()["prose"]
+        out |= entropy_facts(key, passage)
+    prose, code = passages()["prose"], passages()["code"]
     vocabulary = load().model.config.vocab_size
     return out | {
+        "ratio_all": f"{mean_entropy(prose) / mean_entropy(code):.1f}",
+        "ratio_initial": f"{mean_entropy(prose, True) / mean_entropy(code, True):.1f}",
         "prose_loss": f"{mean([-math.log(p.probability) for p in prose]):.2f}",
         "prose_top_right": f"{mean([p.top_guess for p in prose]):.0%}",
         "all_in_loss": f"{all_in_loss(prose, BET, vocabulary):.1f}",
@@ -288,36 +296,29 @@ def passage_facts() -> dict[str, str]:
     }
 
 
-def greedy_facts() -> dict[str, str]:
-    """Greedy against samples and the human text: the table, the texts, the surprises."""
-    rows = story_rows()
-    greedy, samples = rows["greedy"][0], rows["samples"]
-    human = human_log_probs()
-    table_rows = [("greedy", greedy.log_probs)]
-    table_rows += [(f"sample {i + 1} (T = 1)", s.log_probs) for i, s in enumerate(samples)]
-    table_rows += [("human: the Grimms' text", human)]
-    human_p = [math.exp(v) for v in human]
+def boundary_facts() -> dict[str, str]:
+    """The code prompt the page used to show, which stops inside a token, against the same
+    text cut where the tokenizer cuts it."""
+    tokenizer = load().tokenizer
+    before, token = straddling(MID_TOKEN, MID_TOKEN_ENDING, tokenizer)
+    mid = torch.softmax(next_token_logits(MID_TOKEN), dim=-1)
+    cut = torch.softmax(next_token_logits(before), dim=-1)
     return {
-        "table": score_table(table_rows),
-        "redcap_prompt": continuations.STORY,
-        "greedy_text": for_tab(continuations.STORY + greedy.text + " …"),
-        "sample_text": for_tab(continuations.STORY + samples[0].text + " …"),
-        "human_text": for_tab(continuations.STORY + HUMAN),
-        "human_low_share": f"{mean([p < LOW for p in human_p]):.0%}",
-        "greedy_low_share": f"{mean([math.exp(v) < LOW for v in greedy.log_probs]):.0%}",
-        "low": f"{LOW:.0%}",
-        "human_high": str(sum(p > HIGH for p in human_p)),
-        "high": f"{HIGH:.0%}",
-        "greedy_repeats": f"{continuations.repeated_ngram_share(list(greedy.token_ids)):.0%}",
-        "feedback_table": feedback_table(),
-        "new_tokens": str(continuations.NEW_TOKENS),
+        "mid_prompt": MID_TOKEN,
+        "mid_last": show_token(token_text(tokenizer, tokenizer(MID_TOKEN).input_ids[-1])),
+        "mid_whole": show_token(token_text(tokenizer, token)),
+        "mid_top": show_token(token_text(tokenizer, int(mid.argmax()))),
+        "mid_p": f"{float(mid.max()):.2f}",
+        "cut_prompt": before,
+        "cut_p": f"{float(cut[token]):.2f}",
+        "cut_rank": str(int((cut > cut[token]).sum()) + 1),
     }
 
 
 @facts("distributions")
 def distributions_facts():
     """The numbers docs/distributions.md quotes; the model's size is in the `model` group."""
-    return prompt_facts() | passage_facts() | greedy_facts()
+    return prompt_facts() | passage_facts() | boundary_facts()
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ import transformers
 
 from snippets import continuations as c
 from snippets import distributions as d
-from snippets.next_token import next_token_logits
-from snippets.sampling import GREEDY, entropy_bits
+from snippets.decoder import parts
+from snippets.next_token import generate, next_token_logits
+from snippets.sampling import entropy_bits
 from state_simulators.model import LanguageModel
 
 
@@ -98,7 +99,7 @@ def test_hedging_is_what_the_loss_pays_for(lm):
 
 
 def test_all_in_loss_counts_right_and_wrong_guesses():
-    passage = [d.Position("a", 1.0, 0.5, True), d.Position("b", 1.0, 0.1, False)]
+    passage = [d.Position("a", 1.0, 0.5, True, True), d.Position("b", 1.0, 0.1, False, True)]
     expected = (-math.log(0.9) - math.log(0.1 / 9)) / 2
     assert d.all_in_loss(passage, 0.9, 10) == pytest.approx(expected)
 
@@ -114,48 +115,6 @@ def test_the_expected_loss_is_lowest_for_the_distribution_itself(lm):
         assert cross > entropy and cross == pytest.approx(entropy + kl)
 
 
-@pytest.mark.claim
-def test_the_most_likely_text_is_not_what_text_looks_like(lm):
-    greedy, samples = d.story_rows()["greedy"][0], d.story_rows()["samples"]
-    human = d.mean(d.human_log_probs())
-    assert len(samples) == c.REPLICATES
-    assert all(greedy.mean_log_prob > s.mean_log_prob + 1 for s in samples)
-    assert greedy.mean_log_prob > human + 1
-    means = [s.mean_log_prob for s in samples]
-    assert min(means) - 0.5 < human < max(means) + 0.5  # human text scores like the samples
-    assert c.repeated_ngram_share(list(greedy.token_ids)) > 0.1  # greedy goes round in circles
-    low = lambda lps: d.mean([math.exp(v) < d.LOW for v in lps])  # noqa: E731
-    assert low(d.human_log_probs()) > 0.25 > low(greedy.log_probs)
-
-
-@pytest.mark.claim
-def test_repetition_feeds_itself(lm):
-    """In every greedy text that loops, each earlier occurrence makes the 4-gram more likely."""
-    looping = 0
-    for r in c.experiment():
-        if r.setting == GREEDY and c.repeated_ngram_share(list(r.token_ids)) > 0.1:
-            by = c.probability_by_repeat(list(r.token_ids), [math.exp(v) for v in r.log_probs])
-            values = [by[k] for k in sorted(by)]
-            assert len(values) >= 3 and values == sorted(values) and values[-1] > values[0] + 0.3
-            looping += 1
-    assert looping >= 2
-
-
-def test_tables_are_markdown_tables(lm):
-    feedback = d.feedback_table().split("\n")
-    assert len(feedback) == 2 + len(c.PROMPTS)
-    assert feedback[0].startswith("| greedy text | 1st time | 2nd time |")
-    assert feedback[1].startswith("|---|---:|---:|")
-    assert {line.split(" | ")[0].strip("| ") for line in feedback[2:]} == set(c.NAMES.values())
-    table = d.score_table([("greedy", (-1.0, -2.0)), ("a | b", (-0.5,))]).split("\n")
-    assert table == [
-        "| continuation | mean ln p per token | total ln p (tokens) |",
-        "|---|---:|---:|",
-        "| greedy | -1.50 | -3 (2) |",
-        "| a \\| b | -0.50 | -0 (1) |",
-    ]
-
-
 def test_figures_draw_the_measured_numbers(lm):
     fig = d.three_distributions_figure()
     for ax, z in zip(fig.axes, d.prompt_logits().values()):
@@ -166,10 +125,9 @@ def test_figures_draw_the_measured_numbers(lm):
     fig = d.entropy_by_position_figure()
     for ax, passage in zip(fig.axes, d.passages().values()):
         assert [b.get_height() for b in ax.patches] == pytest.approx([p.entropy for p in passage])
-    fig = d.greedy_versus_human_figure()
-    lines = [ax.lines[0].get_ydata() for ax in fig.axes]
-    assert list(lines[2]) == pytest.approx([math.exp(v) for v in d.human_log_probs()])
-    assert len(fig.axes[0].patches) > 0  # the greedy loop is shaded
+    for ax, passage in zip(fig.axes, d.passages().values()):
+        hatched = [bool(bar.get_hatch()) for bar in ax.patches[: len(passage)]]
+        assert hatched == [not p.starts_word for p in passage]
 
 
 def test_facts_quote_the_measurements(lm):
@@ -177,15 +135,98 @@ def test_facts_quote_the_measurements(lm):
     assert f["uniform_bits"] == f"{math.log2(lm.model.config.vocab_size):.1f}"
     top = int(d.prompt_logits()["a fact"].argmax())
     assert f["fact_top"] == lm.tokenizer.decode([top]).strip()
-    assert f["table"].count("\n") == 2 + c.REPLICATES + 1
     assert f["prose_tokens"] == str(len(d.passages()["prose"]))
+    for key, passage in d.passages().items():
+        internal = [p for p in passage if not p.starts_word]
+        assert int(f[f"{key}_initial_tokens"]) + len(internal) == len(passage)
+        assert f[f"{key}_initial_bits"] == f"{d.mean_entropy(passage, True):.1f}"
     assert "vocab" not in f and "hidden" not in f  # the model's size is in the `model` group
-    assert f["greedy_text"].startswith(c.STORY)
-    assert all(len(line) <= 76 for line in f["greedy_text"].split("\n"))
-    assert all(line.startswith("    ") for line in f["sample_text"].split("\n")[1:])
+    assert f["mid_prompt"] == d.MID_TOKEN and d.MID_TOKEN.startswith(f["cut_prompt"])
 
 
 @pytest.mark.claim
-def test_facts_quote_paris_and_a_closing_quote(lm):
+def test_facts_quote_paris_np_and_the_whole_token(lm):
     f = d.distributions_facts()
-    assert f["fact_top"] == "Paris" and f["code_top"] == '"'
+    assert f["fact_top"] == "Paris" and f["code_top"] == "np"
+    assert f["mid_whole"] == '__":' and f["cut_rank"] == "1"
+
+
+@pytest.mark.parametrize("family", ["configured", "gpt2"])
+def test_the_last_hidden_state_is_the_final_norms_output(lm, gpt2, family):
+    """So the unembedding reads it as it is: there is no norm left to apply."""
+    model = lm if family == "configured" else gpt2
+    decoder = parts(model.model)
+    seen = {}
+    hook = decoder.final_norm.register_forward_hook(lambda m, i, o: seen.update(i=i[0], o=o))
+    ids = model.tokenizer(d.PROMPTS["a fact"], return_tensors="pt").input_ids
+    try:
+        with torch.no_grad():
+            last = decoder.body(ids).last_hidden_state
+    finally:
+        hook.remove()
+    assert torch.equal(last, seen["o"]) and not torch.allclose(last, seen["i"])
+
+
+@pytest.mark.claim
+def test_normalising_twice_changes_the_logits(lm):
+    decoder = parts(lm.model)
+    ids = lm.tokenizer(d.PROMPTS["a fact"], return_tensors="pt").input_ids
+    with torch.no_grad():
+        last = decoder.body(ids).last_hidden_state[0, -1]
+        twice = decoder.unembedding(decoder.final_norm(last))
+    assert (twice - d.logits_from_hidden_state(d.PROMPTS["a fact"])).abs().max() > 1.0
+
+
+@pytest.mark.parametrize(
+    ("previous", "token", "starts"),
+    [
+        (" count", "_", False),
+        ("_", "words", False),
+        (" Red", "-", True),
+        ("-", "Cap", True),
+        (" upon", " a", True),
+        ("(", "text", True),
+        ("1", "0", False),
+        ("", "Once", True),
+        ("word", "\n", True),
+    ],
+)
+def test_a_token_starts_a_word_unless_it_joins_word_characters(previous, token, starts):
+    assert d.starts_word(previous, token) is starts
+
+
+def test_mean_entropy_can_skip_the_pieces_that_continue_a_word():
+    passage = [d.Position("a", 4.0, 0.1, False, True), d.Position("b", 0.0, 0.9, True, False)]
+    assert d.mean_entropy(passage) == 2.0 and d.mean_entropy(passage, True) == 4.0
+
+
+@pytest.mark.claim
+def test_the_prompts_end_on_a_token_boundary(lm):
+    """With their usual endings and with the model's own greedy continuation alike."""
+    for kind, prompt in d.PROMPTS.items():
+        assert d.ends_on_token_boundary(prompt, d.NATURAL_ENDINGS[kind], lm.tokenizer), kind
+        greedy = generate(prompt, max_new_tokens=6, lm=lm)[len(prompt) :]
+        assert d.ends_on_token_boundary(prompt, greedy, lm.tokenizer), (kind, greedy)
+    assert not d.ends_on_token_boundary(d.MID_TOKEN, d.MID_TOKEN_ENDING, lm.tokenizer)
+
+
+@pytest.mark.claim
+def test_the_old_code_prompt_stops_inside_a_token(lm):
+    before, token = d.straddling(d.MID_TOKEN, d.MID_TOKEN_ENDING, lm.tokenizer)
+    assert before == 'if __name__ == "__main' and lm.tokenizer.decode([token]) == '__":'
+    with pytest.raises(ValueError, match="ends on a token boundary"):
+        d.straddling(d.PROMPTS["code"], d.NATURAL_ENDINGS["code"], lm.tokenizer)
+
+
+def test_a_prompt_ending_a_text_has_no_straddling_token(lm):
+    with pytest.raises(ValueError, match="ends on a token boundary"):
+        d.straddling("Hello", "", lm.tokenizer)
+
+
+@pytest.mark.claim
+def test_word_pieces_do_not_make_the_code_look_certain(lm):
+    """The contrast holds, and grows, over the tokens that start a word."""
+    prose, code = d.passages()["prose"], d.passages()["code"]
+    assert d.mean_entropy(code, True) < d.mean_entropy(prose, True) / 2
+    internal = [p.entropy for p in code if not p.starts_word]
+    assert internal and d.mean(internal) > d.mean_entropy(code)  # the name's pieces are open
