@@ -280,7 +280,7 @@ def loss_intervals() -> dict[str, dict[str, list[Interval]]]:
     }
 
 
-@figure("tuned-lens-loss.svg", depends=(TEXT,))
+@figure("tuned-lens-loss.svg", depends=("snippets/data/alice-chapters-1-6.txt",))
 def tuned_lens_loss_figure():
     found = loss_intervals()
     fig, axes = new_figure(1, 2, height=3.8)
@@ -315,7 +315,7 @@ def tuned_grid(sentence: str = ll.GRID_SENTENCE) -> dict:
     return ll.top_grid(logits, ids[0].tolist(), lm.tokenizer)
 
 
-@figure("tuned-lens-grid.svg", depends=(TEXT,))
+@figure("tuned-lens-grid.svg", depends=("snippets/data/alice-chapters-1-6.txt",))
 def tuned_lens_grid_figure():
     fig, axes = new_figure(1, 2, height=9.0, sharey=True)
     for ax, g, title in zip(axes, (ll.grid(), tuned_grid()), ("logit lens", "tuned lens")):
@@ -350,7 +350,7 @@ def loss_table(found: dict, depth: int) -> str:
     return markdown_table(header, rows, align=["right", None, None, None, None])
 
 
-@facts("tuned", depends=(TEXT,))
+@facts("tuned", depends=("snippets/data/alice-chapters-1-6.txt",))
 def tuned_facts():
     lm, maps, found = load(), translators(), loss_intervals()
     depth = len(found["logit"]["kl"]) - 1

@@ -221,3 +221,11 @@ def test_losses_are_measured_once_for_the_trained_maps(tmp_path, monkeypatch):
     monkeypatch.setattr(tl, "held_out_losses", lambda *args: seen.append(args) or {"kl": [1.5]})
     assert tl.losses.__wrapped__(TINY_RECIPE) == tl.losses.__wrapped__(TINY_RECIPE) == {"kl": [1.5]}
     assert seen == [({"weight": "maps"}, "model", TINY_RECIPE)]
+
+
+def test_every_artifact_of_the_page_depends_on_the_corpus():
+    from state_simulators.artifacts import discover
+
+    mine = [a for a in discover().values() if a.module == tl.__name__]
+    assert len(mine) == 3 and all(a.depends == (tl.TEXT,) for a in mine)
+    assert (tl.corpus.PATH.parent.parent.parent / tl.TEXT) == tl.corpus.PATH
