@@ -5,6 +5,7 @@ prediction for example k is computed from its prefix only, which holds exactly k
 """
 
 import functools
+import io
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,14 +15,17 @@ import torch
 
 from snippets.batching import final_hidden_states
 from snippets.decoder import parts
+from snippets.intervals import Interval, bootstrap
 from snippets.plotting import INK, MUTED, PALETTE, new_figure
 from snippets.tables import markdown_table
+from state_simulators import keys
 from state_simulators.artifacts import facts, figure
+from state_simulators.cache import atomic_write
 from state_simulators.model import LanguageModel, load
 
 K_MAX = 16  # the most examples a query sees
 SHOWN_K = (0, 1, 2, 4)  # single columns in the table; the pooled column follows
-SEQUENCES = 12  # independent random sequences per task (seeded)
+SEQUENCES = 40  # independent random sequences per task (seeds 0…39): the unit of the intervals
 LATE = range(8, K_MAX + 1)  # the examples pooled for "after 8 to 16 examples"
 
 NOUNS = (
@@ -155,30 +159,43 @@ def answer_tokens(task: Task, lm: LanguageModel) -> set[int]:
 
 @functools.cache
 def runs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    lm = load()
-    return {task.name: score_task(task, lm=lm) for task in TASKS}
+    """(correct, first) for every task, for the configured model: cached, as the figure, the
+    facts and the tests all read them."""
+    path = keys.step_path("in-context", "runs", [__name__], suffix=".npz")
+    if not path.exists():
+        lm, buffer = load(), io.BytesIO()
+        found = {task.name: score_task(task, lm=lm) for task in TASKS}
+        np.savez(
+            buffer, **{f"{n}/{i}": a for n, pair in found.items() for i, a in enumerate(pair)}
+        )
+        atomic_write(path, buffer.getvalue())
+    with np.load(path) as stored:
+        return {
+            task.name: (stored[f"{task.name}/0"], stored[f"{task.name}/1"]) for task in TASKS
+        }
 
 
 def results() -> dict[str, np.ndarray]:
-    """Accuracy against k for every task (mean over the seeded sequences)."""
-    return {name: correct.mean(axis=0) for name, (correct, _) in runs().items()}
+    """correct[s, k] for every task: one row per seeded sequence, one column per k."""
+    return {name: correct for name, (correct, _) in runs().items()}
 
 
 def label_format() -> np.ndarray:
-    """How often the invented-labels task is answered with foo or bar at all, against k."""
+    """answered[s, k]: is the invented-labels answer foo or bar at all (right or wrong)?"""
     task = next(t for t in TASKS if t.name == "invented labels")
     labels = answer_tokens(task, load())
-    return np.isin(runs()[task.name][1], list(labels)).mean(axis=0)
+    return np.isin(runs()[task.name][1], list(labels))
 
 
 def first_token_right(task: Task) -> np.ndarray:
-    """How often the answer at least starts right (for swap: the right word first), against k."""
+    """started[s, k]: does the answer at least start right (for swap: the right word first)?"""
     lm = load()
+    first = runs()[task.name][1]
     expected = [
         [ids[answer[0] + 1] for answer in answers]
-        for ids, answers in (example_sequence(task, s, lm) for s in range(SEQUENCES))
+        for ids, answers in (example_sequence(task, s, lm) for s in range(len(first)))
     ]
-    return (runs()[task.name][1] == np.array(expected)).mean(axis=0)
+    return first == np.array(expected)
 
 
 def chosen_word(task: Task) -> np.ndarray:
@@ -194,8 +211,33 @@ def chosen_word(task: Task) -> np.ndarray:
     return chosen
 
 
-def late_accuracy(curve: np.ndarray) -> float:
-    return float(curve[list(LATE)].mean())
+# --8<-- [start:intervals]
+def late_rate(outcomes: np.ndarray) -> Interval:
+    """The rate of a yes/no outcome (sequences, k) over the pooled k, with its 95 % interval:
+    each sequence is one unit (its own rate over those k), never each query."""
+    return bootstrap(outcomes[:, list(LATE)].mean(axis=1))
+
+
+def rate_by_k(outcomes: np.ndarray) -> list[Interval]:
+    """The rate at every k, each with its 95 % interval over the sequences."""
+    return [bootstrap(column) for column in outcomes.T.astype(float)]
+
+
+# --8<-- [end:intervals]
+
+
+def percent(interval: Interval) -> str:
+    return interval.format(digits=0, scale=100, unit=" %")
+
+
+def draw_rate(ax, outcomes: np.ndarray, colour: str, **style) -> None:
+    """A rate against k, with its 95 % band over sequences."""
+    found = rate_by_k(outcomes)
+    k = range(K_MAX + 1)
+    ax.fill_between(
+        k, [i.low for i in found], [i.high for i in found], color=colour, alpha=0.2
+    )
+    ax.plot(k, [i.estimate for i in found], color=colour, **style)
 
 
 @figure("in-context-learning.svg")
@@ -204,22 +246,15 @@ def in_context_figure():
     fig, axes = new_figure(2, 3, height=5.0, sharex=True, sharey=True)
     for ax, task, colour in zip(axes.flat, TASKS, PALETTE):
         ax.axhline(task.guess, color=MUTED, linestyle=":", linewidth=1.2, label="guessing")
-        ax.plot(
-            range(K_MAX + 1),
-            found[task.name],
-            "o-",
-            color=colour,
-            markersize=3,
-            label="accuracy",
-        )
+        draw_rate(ax, found[task.name], colour, marker="o", markersize=3, label="accuracy")
         if task.name == "invented labels":
-            ax.plot(
-                range(K_MAX + 1),
+            draw_rate(
+                ax,
                 label_format(),
-                "--",
-                color=INK,
+                INK,
+                linestyle="--",
                 linewidth=1,
-                label="answers foo or bar at all",
+                label="answers foo or bar",
             )
             fig.legend(
                 *ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8
@@ -230,48 +265,54 @@ def in_context_figure():
     for ax in axes[1]:
         ax.set_xlabel("examples in context, k")
     for ax in axes[:, 0]:
-        ax.set_ylabel("accuracy")
+        ax.set_ylabel("accuracy (95 % band)")
     return fig
+
+
+def icl_table(found: dict[str, np.ndarray]) -> str:
+    late_column = f"k = {LATE[0]}–{LATE[-1]}, pooled (95 % CI)"
+    header = ["task", "guessing", *(f"k = {k}" for k in SHOWN_K), late_column]
+    rows = []
+    for task in TASKS:
+        correct = found[task.name]
+        late = late_rate(correct)
+        rows.append(
+            [
+                task.name,
+                f"{task.guess:.0%}",
+                *(f"{correct[:, k].mean():.0%}" for k in SHOWN_K),
+                f"**{late.estimate:.0%}** ({late.low:.0%}–{late.high:.0%})",
+            ]
+        )
+    return markdown_table(header, rows)
 
 
 @facts("icl")
 def icl_facts():
     found = results()
-    late_column = f"k = {LATE[0]}–{LATE[-1]}, pooled"
-    header = ["task", "guessing", *(f"k = {k}" for k in SHOWN_K), late_column]
-    rows = [
-        [
-            task.name,
-            f"{task.guess:.0%}",
-            *(f"{found[task.name][k]:.0%}" for k in SHOWN_K),
-            f"**{late_accuracy(found[task.name]):.0%}**",
-        ]
-        for task in TASKS
-    ]
-    late = {task.name: late_accuracy(found[task.name]) for task in TASKS}
+    late = {task.name: percent(late_rate(found[task.name])) for task in TASKS}
     labels = label_format()
-    middle_words = chosen_word(TASKS[1])[:, list(LATE)]
+    middle_words = chosen_word(TASKS[1])
     return {
         "late_from": str(LATE[0]),
         "late_to": str(LATE[-1]),
-        "labels_format_k4": f"{labels[4]:.0%}",
-        "table": markdown_table(header, rows),
+        "table": icl_table(found),
         "sequences": str(SEQUENCES),
         "k_max": str(K_MAX),
         "tasks": str(len(TASKS)),
         "queries": str(SEQUENCES * (K_MAX + 1)),
-        "pooled": str(SEQUENCES * len(LATE)),
-        "swap_late": f"{late['swap two words']:.0%}",
-        "swap_first_late": f"{late_accuracy(first_token_right(TASKS[0])):.0%}",
-        "middle_late": f"{late['middle of three words']:.0%}",
-        "middle_any_word": f"{(middle_words >= 0).mean():.0%}",
-        "middle_last_word": f"{(middle_words == 2).mean():.0%}",
-        "next_late": f"{late['next letter']:.0%}",
-        "skip_late": f"{late['skip a letter']:.0%}",
-        "labels_late": f"{late['invented labels']:.0%}",
-        "labels_format_k0": f"{labels[0]:.0%}",
-        "labels_format_late": f"{late_accuracy(labels):.0%}",
-        "flipped_late": f"{late['flipped labels']:.0%}",
+        "swap_late": late["swap two words"],
+        "swap_first_late": percent(late_rate(first_token_right(TASKS[0]))),
+        "middle_late": late["middle of three words"],
+        "middle_any_word": percent(late_rate(middle_words >= 0)),
+        "middle_last_word": percent(late_rate(middle_words == 2)),
+        "next_late": late["next letter"],
+        "skip_late": late["skip a letter"],
+        "labels_late": late["invented labels"],
+        "labels_format_k0": f"{labels[:, 0].mean():.0%}",
+        "labels_format_k4": percent(bootstrap(labels[:, 4].astype(float))),
+        "labels_format_late": percent(late_rate(labels)),
+        "flipped_late": late["flipped labels"],
     }
 
 

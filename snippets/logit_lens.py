@@ -9,11 +9,12 @@ import functools
 
 import numpy as np
 import torch
+from matplotlib import font_manager
 from matplotlib.colors import LinearSegmentedColormap
 
 from snippets.decoder import parts, require
 from snippets.next_token import check_prompt, show_token, token_text
-from snippets.plotting import INK, PALETTE, new_figure
+from snippets.plotting import INK, PALETTE, STYLE, new_figure
 from snippets.tables import markdown_table
 from state_simulators.artifacts import facts, figure
 from state_simulators.model import LanguageModel, load
@@ -129,48 +130,58 @@ def logit_lens_answers_figure():
     return fig
 
 
+def top_grid(logits: torch.Tensor, ids: list[int], tokenizer) -> dict:
+    """Top token and its probability at every layer and position, from a lens's logits
+    (layers + 1, positions, vocab)."""
+    best = torch.softmax(logits, dim=-1).max(dim=-1)
+    return {
+        "inputs": [token_text(tokenizer, i) for i in ids],
+        "top": [[token_text(tokenizer, int(i)) for i in row] for row in best.indices],
+        "probability": best.values.numpy(),
+    }
+
+
 @functools.cache
 def grid(sentence: str = GRID_SENTENCE) -> dict:
     """Top token and its probability at every layer and position of one sentence."""
     lm = load()
     states, _ = residual_stream(sentence, lm)
-    probabilities = torch.softmax(
-        logit_lens(states, lm), dim=-1
-    )  # (layers + 1, positions, vocab)
-    best = probabilities.max(dim=-1)
-    ids = lm.tokenizer(sentence).input_ids
-    return {
-        "inputs": [token_text(lm.tokenizer, i) for i in ids],
-        "top": [[token_text(lm.tokenizer, int(i)) for i in row] for row in best.indices],
-        "probability": best.values.numpy(),
-    }
+    return top_grid(logit_lens(states, lm), lm.tokenizer(sentence).input_ids, lm.tokenizer)
+
+
+@functools.cache
+def has_glyph(character: str) -> bool:
+    """Whether the plotting font can draw `character` (a lens may pick any token, CJK too)."""
+    font = font_manager.get_font(font_manager.findfont(STYLE["font.family"]))
+    return font.get_char_index(ord(character)) != 0
 
 
 def cell_text(token: str, width: int = 7) -> str:
-    text = show_token(token)
+    """A token short enough for one cell; characters the font lacks shown as UTF-8 bytes."""
+    text = "".join(
+        c if has_glyph(c) else "<" + " ".join(f"{b:02X}" for b in c.encode()) + ">"
+        for c in show_token(token)
+    )
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-@figure("logit-lens-grid.svg")
-def logit_lens_grid_figure():
-    g = grid()
-    p = g["probability"]
-    layers, positions = p.shape
-    fig, ax = new_figure(height=9.0)
+# light enough at the top that dark text stays readable on every cell
+SHADES = LinearSegmentedColormap.from_list("lens", ["#ffffff", "#a6d2f0", "#5aa7dc"])
+
+
+def draw_grid(ax, g: dict, fontsize: float = 6.5, width: int = 7):
+    """One lens grid on `ax`: a row per layer, a column per position, the top token in each
+    cell, shaded by its probability. Returns the image (for a colour bar)."""
+    layers, positions = g["probability"].shape
     ax.grid(False)
-    # light enough at the top that dark text stays readable on every cell
-    shades = LinearSegmentedColormap.from_list("lens", ["#ffffff", "#a6d2f0", "#5aa7dc"])
-    image = ax.imshow(p, aspect="auto", cmap=shades, vmin=0, vmax=1, origin="lower")
+    image = ax.imshow(
+        g["probability"], aspect="auto", cmap=SHADES, vmin=0, vmax=1, origin="lower"
+    )
     for layer in range(layers):
         for position in range(positions):
+            text = cell_text(g["top"][layer][position], width)
             ax.text(
-                position,
-                layer,
-                cell_text(g["top"][layer][position]),
-                ha="center",
-                va="center",
-                fontsize=6.5,
-                color=INK,
+                position, layer, text, ha="center", va="center", fontsize=fontsize, color=INK
             )
     ax.set_xticks(
         range(positions),
@@ -180,11 +191,18 @@ def logit_lens_grid_figure():
         fontsize=8,
     )
     ax.set_yticks(range(0, layers, 2))
-    ax.set_xlabel("input token (each column predicts what follows it)")
-    ax.set_ylabel("layer (0 = embeddings)")
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
+    return image
+
+
+@figure("logit-lens-grid.svg")
+def logit_lens_grid_figure():
+    fig, ax = new_figure(height=9.0)
+    image = draw_grid(ax, grid())
+    ax.set_xlabel("input token (each column predicts what follows it)")
+    ax.set_ylabel("layer (0 = embeddings)")
     fig.colorbar(image, ax=ax, label="probability of the top token", shrink=0.6, pad=0.01)
     return fig
 

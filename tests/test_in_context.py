@@ -8,8 +8,8 @@ from snippets import in_context as ic
 TASK = {task.name: task for task in ic.TASKS}
 
 
-def late(name: str) -> float:
-    return ic.late_accuracy(ic.results()[name])
+def late(name: str):
+    return ic.late_rate(ic.results()[name])
 
 
 def test_tasks_do_what_their_examples_say():
@@ -64,45 +64,64 @@ def test_the_scorer_works_for_gpt2_style_and_untied_models(lm, kind):
     check_scorer_agrees_with_a_single_sequence(tiny_lm(kind, lm.tokenizer))
 
 
+def test_rates_take_the_sequence_as_the_unit():
+    outcomes = np.zeros((4, ic.K_MAX + 1), dtype=bool)
+    outcomes[0, list(ic.LATE)] = True  # one sequence right at every pooled k, the rest never
+    outcomes[1:, 0] = True  # k = 0 is not pooled
+    late = ic.late_rate(outcomes)
+    assert late.n == 4 and late.estimate == pytest.approx(0.25)
+    assert late.low == 0 and 0.25 < late.high < 1  # resamples hold that sequence 0–4 times
+    by_k = ic.rate_by_k(outcomes)
+    assert len(by_k) == ic.K_MAX + 1 and by_k[0].estimate == 0.75
+    assert by_k[1].low == by_k[1].high == 0  # all alike: an exact, zero-width interval
+    assert ic.percent(late).startswith("25 % (95 % CI 0")
+
+
 @pytest.mark.claim
 def test_with_no_example_no_task_is_ever_answered_right():
-    for name, curve in ic.results().items():
-        assert curve[0] == 0, name
+    for name, correct in ic.results().items():
+        assert not correct[:, 0].any(), name
 
 
 @pytest.mark.claim
 def test_what_the_model_learns_in_context():
-    assert late("swap two words") > TASK["swap two words"].guess  # above a coin toss
-    assert ic.late_accuracy(ic.first_token_right(TASK["swap two words"])) > 0.7
-    assert late("next letter") > late("skip a letter") + 0.3
-    assert late("skip a letter") < 0.15  # a new cipher of the same shape: near guessing
+    assert late("swap two words").low > TASK["swap two words"].guess  # above a coin toss
+    assert ic.late_rate(ic.first_token_right(TASK["swap two words"])).low > 0.7
+    assert late("next letter").low > late("skip a letter").high + 0.2
+    assert late("skip a letter").estimate < 0.15  # a new cipher of the same shape: near guessing
 
 
 @pytest.mark.claim
 def test_what_the_model_does_not_learn_in_context():
-    assert late("middle of three words") < TASK["middle of three words"].guess
-    chosen = ic.chosen_word(TASK["middle of three words"])[:, list(ic.LATE)]
-    assert (chosen >= 0).mean() > 0.9  # it answers with one of the three words…
-    assert (chosen == 2).mean() > 0.5  # …mostly the last one
-    assert 0.35 < late("invented labels") < 0.65  # the mapping: a coin toss
-    labels = ic.label_format()
-    assert labels[0] < 0.1 and ic.late_accuracy(labels) > 0.9  # the label set: learned
-    assert late("flipped labels") < 0.4  # the prior wins over the examples
+    assert late("middle of three words").high < TASK["middle of three words"].guess
+    chosen = ic.chosen_word(TASK["middle of three words"])
+    assert ic.late_rate(chosen >= 0).low > 0.9  # it answers with one of the three words…
+    assert ic.late_rate(chosen == 2).low > 0.5  # …mostly the last one
+    labels = late("invented labels")
+    assert labels.low < 0.5 < labels.high  # the mapping: a coin toss
+    answered = ic.label_format()
+    assert answered[:, 0].mean() < 0.1 and ic.late_rate(answered).low > 0.9  # the label set
+    assert late("flipped labels").high < 0.5  # the prior wins over the examples
 
 
 def test_the_figure_and_facts_show_the_results():
     found = ic.results()
+    assert all(c.shape == (ic.SEQUENCES, ic.K_MAX + 1) for c in found.values())
+    assert ic.SEQUENCES >= 40
     fig = ic.in_context_figure()
     panels = [ax for ax in fig.axes if ax.get_lines()]
     assert len(panels) == len(ic.TASKS)
     for ax, task in zip(panels, ic.TASKS):
-        assert np.allclose(ax.get_lines()[1].get_ydata(), found[task.name])
+        assert np.allclose(ax.get_lines()[1].get_ydata(), found[task.name].mean(axis=0))
+        assert ax.collections  # the 95 % band
     facts = ic.icl_facts()
-    assert facts["swap_late"] == f"{late('swap two words'):.0%}"
-    assert facts["labels_format_late"] == f"{ic.late_accuracy(ic.label_format()):.0%}"
+    assert facts["swap_late"] == late("swap two words").format(digits=0, scale=100, unit=" %")
+    assert facts["labels_format_late"] == ic.percent(ic.late_rate(ic.label_format()))
     table = facts["table"].splitlines()
     assert len(table) == len(ic.TASKS) + 2  # header, rule, a row per task
-    assert table[2].startswith(f"| {ic.TASKS[0].name} | 50% | {found[ic.TASKS[0].name][0]:.0%} |")
+    first = found[ic.TASKS[0].name]
+    assert table[2].startswith(f"| {ic.TASKS[0].name} | 50% | {first[:, 0].mean():.0%} |")
+    assert f"**{late(ic.TASKS[0].name).estimate:.0%}** (" in table[2]
     assert facts["queries"] == str(ic.SEQUENCES * (ic.K_MAX + 1))
     assert "params" not in facts  # the `model` group's
 
@@ -110,3 +129,28 @@ def test_the_figure_and_facts_show_the_results():
 @pytest.mark.parametrize("by, letter, expected", [(1, "c", "d"), (2, "c", "e")])
 def test_shift(by, letter, expected):
     assert ic.shift(by)(letter) == expected
+
+
+def test_runs_are_computed_once_and_read_back(tmp_path, monkeypatch):
+    from state_simulators.cache import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    calls = []
+
+    def fake(task, lm=None):
+        calls.append(task.name)
+        return np.eye(2, dtype=bool), np.arange(4).reshape(2, 2)
+
+    monkeypatch.setattr(ic, "score_task", fake)
+    monkeypatch.setattr(ic, "load", lambda: None)
+    ic.runs.cache_clear()
+    try:
+        first = ic.runs()
+        ic.runs.cache_clear()
+        again = ic.runs()
+    finally:
+        ic.runs.cache_clear()
+    assert calls == [task.name for task in ic.TASKS]  # the second call read the cache
+    for name in first:
+        assert np.array_equal(again[name][0], np.eye(2, dtype=bool))
+        assert np.array_equal(again[name][1], np.arange(4).reshape(2, 2))
