@@ -64,7 +64,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
         (["--name", "home"], r"snippets/next_token.py already declares a @facts group named home"),
         (
             ["--name", "fresh-idea", "--section", "Nowhere"],
-            r"SECTION='Nowhere' is not a section of the nav in mkdocs.yml: use one of Distributions, .*About this site",
+            r"SECTION='Nowhere' is not a section of the nav in mkdocs.yml: "
+            r"use one of Distributions, .*About this site",
         ),
         (["--name", "fresh-idea", "--title", 'Say "hi"'], r"may not hold .*typographic"),
         (["--name", "fresh-idea", "--title", "x" * 51], r"must be 1 to 50 characters"),
