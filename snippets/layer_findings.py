@@ -15,10 +15,13 @@ from snippets.layers import (
     SIZES,
     VARIANTS,
     Results,
-    accuracies,
+    change,
     cost,
     experiments,
+    linear_cka,
     middle_layers,
+    more_fragile,
+    similarity,
     skip_costs,
     variant_nll,
 )
@@ -78,12 +81,19 @@ def shared_space(r: Results) -> Finding:
     skip, mid = skip_costs(r), middle_layers(r.depth)
     gentle = [i for i in mid if skip[i] < 0.1 * r.baseline.nll]
     rough = ", ".join(str(i) for i in mid if i not in gentle)
+    across = linear_cka(r.states)[mid[0], mid[-1] + 1]  # entering and leaving the middle
+    raw = similarity(r.states)[mid[0], mid[-1] + 1]
     return Finding(
         "Middle layers share one representation space: skipping one does little harm.",
         f"Skipping one middle layer costs a median of {np.median([skip[i] for i in mid]):.2f} "
         f"nats; {len(gentle)} of {len(mid)} cost under 10 % of the loss"
-        + (f", layers {rough} more." if rough else "."),
-        verdict(agrees=len(gentle) >= 0.9 * len(mid), partly=len(gentle) >= len(mid) / 2),
+        + (f", layers {rough} more" if rough else "")
+        + f". But the states entering and leaving the middle are far apart: linear CKA "
+        f"{across:.2f} (raw cosine {raw:.2f}).",
+        verdict(
+            agrees=len(gentle) >= 0.9 * len(mid) and across >= 0.5,
+            partly=len(gentle) >= len(mid) / 2,
+        ),
     )
 
 
@@ -130,12 +140,14 @@ def parallel(r: Results) -> Finding:
     small = SIZES[0]
     par, few = r.variants["parallel", small][0], r.variants["skip", small][0]
     works = cost(par, r) < cost(few, r) and par.fact_accuracy >= few.fact_accuracy
+    facts, sums = change([par], r, "facts"), change([par], r, "sums")
     return Finding(
         "Middle layers can run in parallel, except for maths.",
         f"The middle {small} run side by side cost {cost(par, r):.2f} nats (skipping them: "
-        f"{cost(few, r):.2f}) and keep {sum(par.facts)} of {len(par.facts)} facts, but only "
-        f"{sum(par.sums)} of {len(par.sums)} sums.",
-        verdict(agrees=works and par.sum_accuracy <= 0.5, partly=works),
+        f"{cost(few, r):.2f}) and keep {sum(par.facts)} of {len(par.facts)} facts; the right "
+        f"answer's log p moves by {facts.estimate:+.2f} nats for facts, "
+        f"{sums.estimate:+.2f} for sums.",
+        verdict(agrees=works and more_fragile([par], r) == "sums", partly=works),
     )
 
 
@@ -171,13 +183,16 @@ def mildest(r: Results) -> Finding:
 def maths(r: Results) -> Finding:
     small = SIZES[0]
     gentle = [r.skip_one[i] for i in middle_layers(r.depth)]
-    gentle += [r.variants[v, small][0] for v in VARIANTS]
-    facts_kept, sums_kept = accuracies(gentle)
+    gentle += [s for v in VARIANTS for s in r.variants[v, small]]
+    facts, sums = change(gentle, r, "facts"), change(gentle, r, "sums")
     return Finding(
         "Maths is the most fragile: it depends most on order, and parallel layers fail it.",
         f"Over the {len(gentle)} mildest surgeries (one middle layer skipped, or {small} "
-        f"altered) {sums_kept:.0%} of sums stay right, against {facts_kept:.0%} of facts.",
-        verdict(agrees=sums_kept < facts_kept),
+        f"altered) the right answer's log p moves by {sums.format()} nats for "
+        f"{sums.n} sums, {facts.format()} for {facts.n} facts.",
+        verdict(
+            agrees=more_fragile(gentle, r) == "sums", partly=sums.estimate < facts.estimate
+        ),
     )
 
 
@@ -202,7 +217,7 @@ def findings(r: Results) -> list[Finding]:
 
 def findings_table(rows: list[Finding], model: str) -> str:
     """The Markdown table of the page: claim, this model's numbers, verdict."""
-    header = ["Sun et al. (Llama 2, benchmarks)", f"{model}, this page's data", ""]
+    header = ["Sun et al. (Llama 2, benchmarks)", f"{model}, this page's data", "Verdict"]
     return markdown_table(header, [[f.claim, f.ours, MARKS[f.verdict]] for f in rows])
 
 

@@ -8,12 +8,13 @@ one-digit sums.
 """
 
 import functools
+import io
 import json
 import random
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +23,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from snippets.decoder import UnsupportedModel, parts, require
+from snippets.intervals import Interval, bootstrap
 from snippets.plotting import INK, MUTED, PALETTE, new_figure
+from snippets.tables import markdown_table
+from state_simulators import keys
 from state_simulators.artifacts import facts, figure
+from state_simulators.cache import atomic_write
 from state_simulators.model import LanguageModel, load
 
 EVAL_FILE = Path(__file__).resolve().parent / "data" / "layer_eval.json"
+DATA_FILES = ("snippets/data/layer_eval.json",)
 PASSAGE_TOKENS = 32  # every passage is cut to its first 32 tokens: one batch, no padding
 SIZES = (4, 6, 8, 12)  # how many middle layers each variant alters
 SEEDS = (0, 1, 2)  # random orders of the middle layers
 LOOPS = 3  # how often the looped-parallel block runs
 EDGE = 3  # "middle" layers, for the findings: all but the first and last EDGE
+IGNORE = -100  # a label position that scores nothing (PyTorch's ignore_index)
 MIN_DEPTH = max(SIZES) + 1  # the largest block must leave at least one layer untouched
 
 # --8<-- [start:rewire]
@@ -159,35 +166,34 @@ def skip_one(layer: int, depth: int) -> Plan:
 @dataclass(frozen=True)
 class EvalSet:
     passages: torch.Tensor  # token ids, one row per passage, all equally long
-    facts: torch.Tensor  # prompts, padded on the right
-    facts_mask: torch.Tensor  # 1 for real tokens, 0 for padding
-    facts_last: torch.Tensor  # where each prompt ends
-    facts_answer: torch.Tensor  # the one token that should come next
-    sums: torch.Tensor  # one row: worked examples, then problems and answers
-    sums_at: torch.Tensor  # positions of the answer digits
+    facts: tuple[torch.Tensor, ...]  # prompts, one batch per length: no padding
+    facts_answer: tuple[torch.Tensor, ...]  # (prompts, 1) per batch: the token due next
+    sums: torch.Tensor  # question, then all answer digits but the last, padded on the right
+    sums_at: torch.Tensor  # positions of the answer digits (the same in every row)
+    sums_answer: torch.Tensor  # (sums, digits): the digits due there; IGNORE past the end
     names: tuple[str, ...]  # where each passage comes from
 
-    def inputs(self) -> dict[str, dict[str, torch.Tensor]]:
-        """The three batches, as keyword arguments for the model. Facts and sums are
-        unembedded only at the positions that are read: where a prompt ends, where an
-        answer digit is due (the unembedding is the size of eight layers)."""
-        return {
-            "passages": {"input_ids": self.passages, "labels": self.passages},
-            "facts": {
-                "input_ids": self.facts,
-                "attention_mask": self.facts_mask,
-                "logits_to_keep": self.facts_last.unique(),
-            },
-            "sums": {"input_ids": self.sums, "logits_to_keep": self.sums_at - 1},
-        }
+    def inputs(self, items: bool = True) -> dict[str, dict[str, torch.Tensor]]:
+        """The batches, as keyword arguments for the model (passages only if not `items`).
+        Facts and sums are unembedded only where an answer is due (the unembedding is the
+        size of eight layers). No batch is padded on the left: every row starts with its
+        own first token, the one that carries the attention sink."""
+        batches = {"passages": {"input_ids": self.passages, "labels": self.passages}}
+        if items:
+            for k, prompts in enumerate(self.facts):
+                batches[f"facts {k}"] = {"input_ids": prompts, "logits_to_keep": 1}
+            batches["sums"] = {"input_ids": self.sums, "logits_to_keep": self.sums_at - 1}
+        return batches
 
 
 @dataclass(frozen=True)
 class Scores:
     nll: float  # the model's own loss on the passages: nats per token
     passage_nll: tuple[float, ...]  # the same, passage by passage
-    facts: tuple[bool, ...]  # is the answer the most likely next token?
-    sums: tuple[bool, ...]
+    facts: tuple[bool, ...] = ()  # is the answer the most likely next token?
+    sums: tuple[bool, ...] = ()  # ... is every answer digit?
+    fact_logp: tuple[float, ...] = ()  # log-probability of the right answer, nats
+    sum_logp: tuple[float, ...] = ()  # (of all its digits) — empty if items were not run
 
     @property
     def fact_accuracy(self) -> float:
@@ -203,34 +209,47 @@ def evaluate(
     data: EvalSet,
     lm: LanguageModel | None = None,
     saved: dict[str, list[torch.Tensor]] | None = None,
+    items: bool = True,
 ) -> Scores:
-    """Score one arrangement of the layers on the whole evaluation set."""
+    """Score one arrangement of the layers on the passages and (if `items`) on the facts
+    and sums: one forward pass per batch."""
     lm = lm or load()
     out = {}
-    for name, inputs in data.inputs().items():
+    for name, inputs in data.inputs(items).items():
         steps = resume(plan, saved[name]) if saved else plan  # see below
         with rewired(lm.model, steps) as model, torch.inference_mode():
             out[name] = model(**inputs, use_cache=False)
     return score(out, data)
 
 
+def answer_logp(logits: torch.Tensor, answer: torch.Tensor) -> tuple[list, list]:
+    """log p of each row's answer (the sum over its tokens, nats) and whether every token
+    is the most likely one. logits: (rows, tokens, vocabulary); answer: (rows, tokens)."""
+    nll = F.cross_entropy(
+        logits.transpose(1, 2), answer, ignore_index=IGNORE, reduction="none"
+    )
+    right = (logits.argmax(-1) == answer) | (answer == IGNORE)
+    return (-nll.sum(-1)).tolist(), right.all(-1).tolist()
+
+
 def score(out: dict, data: EvalSet) -> Scores:
-    """The scores from the model's outputs for the three batches."""
-    text, facts = out["passages"], out["facts"].logits
-    sums = out["sums"].logits[0]  # one row of logits per answer digit
+    """The scores from the model's outputs for the batches it ran."""
+    text = out["passages"]
     per_token = F.cross_entropy(
         text.logits[:, :-1].flatten(0, 1), data.passages[:, 1:].flatten(), reduction="none"
     ).view(len(data.passages), -1)
-    rows = torch.arange(len(data.facts_last))
-    # facts has logits at each distinct end of a prompt: pick each row's own
-    ends = torch.searchsorted(data.facts_last.unique(), data.facts_last)
-    fact_guess = facts[rows, ends].argmax(-1)
-    sum_guess = sums.argmax(-1)
-    return Scores(
-        nll=float(text.loss),
-        passage_nll=tuple(per_token.mean(dim=1).tolist()),
-        facts=tuple((fact_guess == data.facts_answer).tolist()),
-        sums=tuple((sum_guess == data.sums[0, data.sums_at]).tolist()),
+    scores = Scores(float(text.loss), tuple(per_token.mean(dim=1).tolist()))
+    if "sums" not in out:
+        return scores
+    found = [answer_logp(out[f"facts {k}"].logits, a) for k, a in enumerate(data.facts_answer)]
+    fact_logp, facts = [x for f in found for x in f[0]], [x for f in found for x in f[1]]
+    sum_logp, sums = answer_logp(out["sums"].logits, data.sums_answer)
+    return replace(
+        scores,
+        facts=tuple(facts),
+        sums=tuple(sums),
+        fact_logp=tuple(fact_logp),
+        sum_logp=tuple(sum_logp),
     )
 
 
@@ -289,7 +308,10 @@ def resume(plan: Plan, states: list[torch.Tensor]) -> Plan:
 
 
 def load_eval_set(lm: LanguageModel | None = None) -> EvalSet:
-    """Tokenise snippets/data/layer_eval.json into the three batches `evaluate` runs."""
+    """Tokenise snippets/data/layer_eval.json into the batches `evaluate` runs: every
+    candidate fact and sum (`keep_right` then keeps those the intact model gets right).
+    Raises ValueError (one line) for a passage too short, an answer of more than one token
+    or an answer its own prompt already contains."""
     lm = lm or load()
     tok = lm.tokenizer
     spec = json.loads(EVAL_FILE.read_text())
@@ -302,26 +324,82 @@ def load_eval_set(lm: LanguageModel | None = None) -> EvalSet:
         raise ValueError(
             f"every passage in {EVAL_FILE.name} needs at least {PASSAGE_TOKENS} tokens"
         )
+    questions = [*spec["facts"], *sum_questions(spec["sums"])]
+    if leaks := [q for q, a in questions if a.strip() in q]:
+        raise ValueError(f"the answer is already in the prompt {leaks[0]!r}")
     prompts = [ids(prompt) for prompt, _ in spec["facts"]]
     answers = [ids(answer) for _, answer in spec["facts"]]
     if any(len(a) != 1 for a in answers):
         raise ValueError(f"every fact answer in {EVAL_FILE.name} must be a single token")
-    width = max(map(len, prompts))
-    sums, at = ids(spec["sums"]["examples"]), []
-    for a, b in spec["sums"]["problems"]:
-        sums += ids(f"{a} + {b} = ")
-        at.append(len(sums))
-        sums += ids(f"{a + b}\n")  # one-digit answers: one token each
+    lengths = sorted({len(p) for p in prompts})
+    by_length = [[i for i, p in enumerate(prompts) if len(p) == n] for n in lengths]
+    sums = [(ids(q), ids(a)) for q, a in questions[len(prompts) :]]
+    if len({len(q) for q, _ in sums}) > 1:
+        raise ValueError(f"every sum question in {EVAL_FILE.name} must be equally long")
+    digits = max(len(a) for _, a in sums)
+    at = len(sums[0][0]) + torch.arange(digits)
     return EvalSet(
         passages=torch.tensor([p[:PASSAGE_TOKENS] for p in passages]),
-        facts=torch.tensor([p + [tok.pad_token_id] * (width - len(p)) for p in prompts]),
-        facts_mask=torch.tensor([[1] * len(p) + [0] * (width - len(p)) for p in prompts]),
-        facts_last=torch.tensor([len(p) - 1 for p in prompts]),
-        facts_answer=torch.tensor([a[0] for a in answers]),
-        sums=torch.tensor([sums]),
-        sums_at=torch.tensor(at),
+        facts=tuple(torch.tensor([prompts[i] for i in rows]) for rows in by_length),
+        facts_answer=tuple(torch.tensor([answers[i] for i in rows]) for rows in by_length),
+        sums=padded([q + a[:-1] for q, a in sums], tok.pad_token_id),  # last digit: not read
+        sums_at=at,
+        sums_answer=padded([a for _, a in sums], IGNORE),
         names=tuple(p["source"] for p in spec["passages"]),
     )
+
+
+def sum_questions(spec: dict) -> list[tuple[str, str]]:
+    """The candidate sums: `candidates` pairs of numbers from `digits`, drawn with `seed`
+    (each pair at most once), asked as `question`. Returns (prompt, answer) pairs."""
+    low, high = spec["digits"]
+    pairs = [(a, b) for a in range(low, high + 1) for b in range(low, high + 1)]
+    drawn = random.Random(spec["seed"]).sample(pairs, min(spec["candidates"], len(pairs)))
+    return [(spec["question"].format(a=a, b=b), str(a + b)) for a, b in drawn]
+
+
+def padded(rows: list[list[int]], pad: int) -> torch.Tensor:
+    """Rows of token ids as one tensor, padded on the right with `pad`."""
+    width = max(map(len, rows))
+    return torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+
+
+def keep_right(
+    data: EvalSet, saved: dict[str, list[torch.Tensor]], intact: Scores
+) -> tuple[EvalSet, dict[str, list[torch.Tensor]], Scores]:
+    """The facts and sums the intact model gets right: so that every wrong answer after a
+    surgery is damage the surgery did. The saved states and the scores keep the same rows."""
+    facts, sums = torch.tensor(intact.facts), torch.tensor(intact.sums)
+    if min(facts.sum(), sums.sum()) < 2:
+        raise ValueError(
+            f"the intact model gets {int(facts.sum())} facts and {int(sums.sum())} sums right;"
+            " the layers page needs at least 2 of each"
+        )
+    kept = facts.split([len(f) for f in data.facts])  # per batch of facts
+    rows = {f"facts {k}": right for k, right in enumerate(kept)}
+    groups = [k for k, right in enumerate(kept) if right.any()]  # batches left
+    data = replace(
+        data,
+        facts=tuple(data.facts[k][kept[k]] for k in groups),
+        facts_answer=tuple(data.facts_answer[k][kept[k]] for k in groups),
+        sums=data.sums[sums],
+        sums_answer=data.sums_answer[sums],
+    )
+    rows |= {"passages": slice(None), "sums": sums}
+    saved = {name: [s[rows[name]] for s in states] for name, states in saved.items()}
+    saved = {  # renumbered like the batches
+        **{n: v for n, v in saved.items() if not n.startswith("facts")},
+        **{f"facts {new}": saved[f"facts {k}"] for new, k in enumerate(groups)},
+    }
+    pick = lambda values, kept: tuple(v for v, k in zip(values, kept.tolist()) if k)  # noqa: E731
+    intact = replace(
+        intact,
+        facts=pick(intact.facts, facts),
+        sums=pick(intact.sums, sums),
+        fact_logp=pick(intact.fact_logp, facts),
+        sum_logp=pick(intact.sum_logp, sums),
+    )
+    return data, saved, intact
 
 
 # --8<-- [start:sink]
@@ -371,25 +449,27 @@ class Results:
     seconds: float
 
 
-@functools.cache
-def experiments() -> Results:
-    """Every surgery on the page, run once per process: figures, numbers in the prose and
-    tests all read these results. Raises UnsupportedModel (one line) for a shallow model."""
+def run_experiments() -> Results:
+    """Every surgery on the page. Facts and sums are scored after every single-layer skip,
+    the sink runs and the smallest block's variants; the loss after every run. Raises
+    UnsupportedModel (one line) for a shallow model."""
     started = time.perf_counter()
     lm = load()
     layers = require(lm.model, min_depth=MIN_DEPTH, what="the layers page").layers
     data = load_eval_set(lm)
     require(lm.model, min_positions=data.passages.shape[1], what="the layers page")
     depth = len(layers)
-    saved, baseline = snapshots(data, lm)  # the intact model: its states, its scores
+    # the intact model, its states and scores; then only the items it gets right
+    data, saved, baseline = keep_right(data, *snapshots(data, lm))
 
-    def run(plan: Plan) -> Scores:
-        return evaluate(plan, data, lm, saved)
+    def run(plan: Plan, items: bool = True) -> Scores:
+        return evaluate(plan, data, lm, saved, items)
 
     singles = tuple(run(skip_one(i, depth)) for i in range(depth))
     variants = {
         (v, n): tuple(
-            run(surgery(v, n, depth, seed)) for seed in (SEEDS if v == "shuffle" else (0,))
+            run(surgery(v, n, depth, seed), items=n == SIZES[0])
+            for seed in (SEEDS if v == "shuffle" else (0,))
         )
         for v in VARIANTS
         for n in SIZES
@@ -415,6 +495,49 @@ def experiments() -> Results:
 
 
 # --8<-- [end:experiments]
+
+
+@functools.cache
+def experiments() -> Results:
+    """`run_experiments`, computed once per process and cached on disk (keyed by this code,
+    the evaluation set and the model): figures, numbers in the prose and tests all read it."""
+    path = keys.step_path("layers", "experiments", [__name__], suffix=".pt", files=DATA_FILES)
+    if path.exists():
+        return from_saved(torch.load(path, weights_only=True))
+    results = run_experiments()
+    buffer = io.BytesIO()
+    torch.save(to_saved(results), buffer)
+    atomic_write(path, buffer.getvalue())
+    return results
+
+
+def to_saved(r: Results) -> dict:
+    """Results as plain containers and tensors (what `torch.load(weights_only=True)` reads)."""
+    return {
+        **{f.name: getattr(r, f.name) for f in fields(Results)},
+        "baseline": asdict(r.baseline),
+        "skip_one": [asdict(s) for s in r.skip_one],
+        "variants": [[v, n, [asdict(s) for s in runs]] for (v, n), runs in r.variants.items()],
+        "sink_first_only": asdict(r.sink_first_only),
+        "sink_all_but_first": asdict(r.sink_all_but_first),
+        "states": torch.stack(r.states),
+    }
+
+
+def from_saved(d: dict) -> Results:
+    """The inverse of `to_saved`."""
+    scores = lambda s: Scores(**{k: v if k == "nll" else tuple(v) for k, v in s.items()})  # noqa: E731
+    return Results(
+        **{
+            **d,
+            "baseline": scores(d["baseline"]),
+            "skip_one": tuple(map(scores, d["skip_one"])),
+            "variants": {(v, n): tuple(map(scores, runs)) for v, n, runs in d["variants"]},
+            "sink_first_only": scores(d["sink_first_only"]),
+            "sink_all_but_first": scores(d["sink_all_but_first"]),
+            "states": tuple(d["states"]),
+        }
+    )
 
 
 # Measures, figures and numbers for the page.
@@ -451,16 +574,76 @@ def accuracies(runs: Sequence[Scores]) -> tuple[float, float]:
     )
 
 
+# --8<-- [start:change]
+KINDS = {"facts": "fact_logp", "sums": "sum_logp"}
+
+
+def logp_change(scores: Scores, results: Results, kind: str) -> np.ndarray:
+    """For each fact or sum (kind), how far a surgery moved the log-probability of the
+    right answer, in nats: negative when the answer became less likely."""
+    key = KINDS[kind]
+    return np.array(getattr(scores, key)) - np.array(getattr(results.baseline, key))
+
+
+def change(runs: Sequence[Scores], results: Results, kind: str) -> Interval:
+    """The mean change over the items with its 95 % interval, the item as the unit: with
+    several runs (shuffled orders, a group of surgeries) each item's changes are averaged
+    over the runs first."""
+    return bootstrap(np.mean([logp_change(s, results, kind) for s in runs], axis=0))
+
+
+def more_fragile(runs: Sequence[Scores], results: Results) -> str:
+    """ "sums" if their interval lies wholly below the facts' (the sums lost more), "facts"
+    if the other way round, "neither" if the two intervals overlap."""
+    facts, sums = change(runs, results, "facts"), change(runs, results, "sums")
+    return "sums" if sums.high < facts.low else "facts" if facts.high < sums.low else "neither"
+
+
+# --8<-- [end:change]
+
+
 def cliff(results: Results) -> int:
     """The smallest block size whose middle block holds the sink layer (the largest size if
     none does): from there on, every surgery removes or moves that layer's write."""
     return next((n for n in SIZES if results.sink in middle(results.depth, n)), SIZES[-1])
 
 
-def similarity(states: Sequence[torch.Tensor]) -> np.ndarray:
-    """Mean cosine similarity of the states after i and j layers (first position left out)."""
-    unit = F.normalize(torch.stack(tuple(states))[:, :, 1:].flatten(1, 2), dim=-1)
+# --8<-- [start:similarity]
+def token_states(states: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(layers + 1, tokens, width): every passage token's state but the first position's."""
+    return torch.stack(tuple(states))[:, :, 1:].flatten(1, 2).double()
+
+
+def similarity(states: Sequence[torch.Tensor], standardise: bool = False) -> np.ndarray:
+    """[i, j]: mean cosine similarity of a token's states after i and after j layers. With
+    `standardise`, each dimension is first z-scored over the tokens (per layer), so that a
+    few dimensions with huge values cannot decide the angle alone."""
+    x = token_states(states)
+    if standardise:
+        x = (x - x.mean(dim=1, keepdim=True)) / x.std(dim=1, keepdim=True).clamp_min(1e-12)
+    unit = F.normalize(x, dim=-1)
     return torch.einsum("itd,jtd->ijt", unit, unit).mean(dim=-1).numpy()
+
+
+def linear_cka(states: Sequence[torch.Tensor]) -> np.ndarray:
+    """[i, j]: linear CKA (Kornblith et al., ICML 2019) of the states after i and j layers,
+    over the tokens: 1 when one set of states is a rotation and scaling of the other."""
+    x = token_states(states)
+    x = x - x.mean(dim=1, keepdim=True)
+    gram = x @ x.transpose(1, 2)  # (layers + 1, tokens, tokens)
+    hsic = torch.einsum("itu,jtu->ij", gram, gram)
+    scale = hsic.diagonal().sqrt()
+    return (hsic / torch.outer(scale, scale)).numpy()
+
+
+# --8<-- [end:similarity]
+
+
+def outlier_share(states: Sequence[torch.Tensor], top: int = 4) -> np.ndarray:
+    """[k]: the share of the squared length of the state after k layers that its `top`
+    largest dimensions hold (mean square over the tokens)."""
+    power = token_states(states).pow(2).mean(dim=1)  # (layers + 1, width)
+    return (power.topk(top, dim=-1).values.sum(-1) / power.sum(-1)).numpy()
 
 
 def write_sizes(states: Sequence[torch.Tensor]) -> np.ndarray:
@@ -480,7 +663,7 @@ STYLE = {  # colour and marker of each variant in the figures
 }
 
 
-@figure("layer-skip.svg", depends=("snippets/data/layer_eval.json",))
+@figure("layer-skip.svg", depends=DATA_FILES)
 def skip_figure():
     r = experiments()
     base, layers = r.baseline, np.arange(r.depth)
@@ -513,39 +696,58 @@ def skip_figure():
         fontsize=8,
         color=INK,
     )
-    facts_acc = [s.fact_accuracy for s in r.skip_one]
-    sums_acc = [s.sum_accuracy for s in r.skip_one]
-    bottom.plot(layers, facts_acc, "o-", color=PALETTE[2], ms=4, label="facts right")
-    bottom.plot(layers, sums_acc, "s--", color=PALETTE[1], ms=4, label="sums right")
-    bottom.set_ylim(-0.05, 1.4)
-    bottom.set_yticks([0, 0.5, 1])
-    bottom.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    for kind, colour, marker, shift in (
+        ("facts", PALETTE[2], "o", -0.15),
+        ("sums", PALETTE[1], "s", 0.15),
+    ):
+        found = [change([s], r, kind) for s in r.skip_one]
+        bottom.errorbar(
+            layers + shift,
+            [c.estimate for c in found],
+            yerr=np.array([c.errors for c in found]).T,
+            fmt=marker,
+            ms=3,
+            capsize=0,
+            lw=1,
+            color=colour,
+            label=f"{kind} (n = {found[0].n})",
+        )
+    bottom.axhline(0, color=MUTED, lw=0.8)
+    bottom.set_yscale("symlog", linthresh=1)
+    bottom.set_ylim(-60, 1)
+    bottom.set_ylabel("Δ log p of the answer (nats)")
     bottom.set_xlabel("layer skipped")
     bottom.set_xticks(layers[::2])
-    bottom.legend(loc="upper center", ncols=2, fontsize=8)
+    bottom.legend(loc="lower right", ncols=2, fontsize=8)
     return fig
 
 
-@figure("layer-states.svg", depends=("snippets/data/layer_eval.json",))
+@figure("layer-states.svg", depends=DATA_FILES)
 def states_figure():
     r = experiments()
-    sim, (first, rest) = similarity(r.states), norms(r.states)
-    fig, (left, right) = new_figure(1, 2, height=3.4, gridspec_kw={"width_ratios": [1, 1.25]})
-    image = left.imshow(sim, cmap="Blues", vmin=0, vmax=1, origin="lower")
-    left.set_title("cosine similarity of states", fontsize=10)
-    left.set_xlabel("layers run (0 = embeddings)")
-    left.set_ylabel("layers run")
-    ticks = np.arange(0, r.depth + 1, 5)
-    left.set_xticks(ticks, [str(t) for t in ticks])
-    left.set_yticks(ticks, [str(t) for t in ticks])
-    left.grid(False)
-    fig.colorbar(image, ax=left, shrink=0.8)
+    (first, rest), ticks = norms(r.states), np.arange(0, r.depth + 1, 5)
+    fig, axes = new_figure(2, 2, height=6.4)
+    maps = {
+        "cosine similarity (raw)": similarity(r.states),
+        "cosine, dimensions z-scored": similarity(r.states, standardise=True),
+        "linear CKA": linear_cka(r.states),
+    }
+    for ax, (title, values) in zip(axes.flat, maps.items()):
+        image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1, origin="lower")
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.set_yticks(ticks, [str(t) for t in ticks])
+        ax.set_xlabel("layers run (0 = embeddings)", fontsize=8)
+        ax.set_ylabel("layers run", fontsize=8)
+        ax.grid(False)
+    fig.colorbar(image, ax=axes[:, 0], shrink=0.5)
+    right = axes[1, 1]
     steps = np.arange(r.depth + 1)
     right.plot(steps, first, "o-", ms=3, color=PALETTE[3], label="first token")
     right.plot(steps, rest, "s-", ms=3, color=PALETTE[0], label="all other tokens")
     right.set_yscale("log")
     right.set_title("length of the state", fontsize=10)
-    right.set_xlabel("layers run (0 = embeddings)")
+    right.set_xlabel("layers run (0 = embeddings)", fontsize=8)
     right.annotate(
         f"layer {r.sink}",
         (r.sink + 1, first[r.sink + 1]),
@@ -557,7 +759,7 @@ def states_figure():
     return fig
 
 
-@figure("layer-variants.svg", depends=("snippets/data/layer_eval.json",))
+@figure("layer-variants.svg", depends=DATA_FILES)
 def variants_figure():
     r = experiments()
     fig, (left, right) = new_figure(1, 2, height=3.6)
@@ -578,7 +780,6 @@ def variants_figure():
             capsize=3,
             label=v,
         )
-        right.plot(SIZES, [accuracies(x)[0] for x in runs], color=colour, marker=marker, ms=5)
     left.axhline(r.baseline.nll, color=MUTED, ls="--", lw=1)
     left.text(
         SIZES[-1],
@@ -591,25 +792,50 @@ def variants_figure():
     )
     left.set_ylabel("loss (nats/token)")
     left.set_title("loss on the passages", fontsize=10)
-    right.set_title("facts right", fontsize=10)
-    right.set_ylim(-0.05, 1.05)
-    right.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     with_sink = cliff(r)
-    for ax in (left, right):
-        ax.set_xlabel("middle layers altered")
-        ax.set_xticks(SIZES)
-        ax.axvspan(with_sink - 0.5, SIZES[-1] + 0.5, color=MUTED, alpha=0.12, lw=0)
-    right.text(
+    left.set_xlabel("middle layers altered")
+    left.set_xticks(SIZES)
+    left.axvspan(with_sink - 0.5, SIZES[-1] + 0.5, color=MUTED, alpha=0.12, lw=0)
+    left.text(
         (with_sink + SIZES[-1]) / 2,
-        1.0,
+        left.get_ylim()[1],
         f"block includes\nlayer {r.sink}",
         ha="center",
         va="top",
         fontsize=8,
         color=INK,
     )
-    fig.legend(loc="outside lower center", ncols=6, fontsize=8, handlelength=1.5)
+    answers_panel(right, r)
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(
+        handles, labels, loc="outside lower center", ncols=6, fontsize=8, handlelength=1.5
+    )
     return fig
+
+
+def answers_panel(ax, r: Results) -> None:
+    """Facts beside sums after each surgery on the smallest block: mean change in log p of
+    the right answer with its 95 % interval over the items."""
+    small = SIZES[0]
+    for k, v in enumerate(VARIANTS):
+        for kind, colour, shift in (("facts", PALETTE[2], -0.15), ("sums", PALETTE[1], 0.15)):
+            found = change(r.variants[v, small], r, kind)
+            ax.errorbar(
+                found.estimate,
+                k + shift,
+                xerr=np.array([found.errors]).T,
+                fmt="o" if kind == "facts" else "s",
+                ms=4,
+                capsize=2,
+                color=colour,
+                label=f"{kind} (n = {found.n})" if k == 0 else None,
+            )
+    ax.axvline(0, color=MUTED, lw=0.8)
+    ax.set_yticks(range(len(VARIANTS)), VARIANTS, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("Δ log p of the answer (nats)")
+    ax.set_title(f"answers, {small} middle layers altered", fontsize=10)
+    ax.legend(loc="lower left", fontsize=8)
 
 
 def _count(hits: Sequence[bool]) -> str:
@@ -632,7 +858,7 @@ def per_passage(r: Results) -> dict[str, list[bool]]:
     }
 
 
-@facts("layers", depends=("snippets/data/layer_eval.json",))
+@facts("layers", depends=DATA_FILES)
 def layer_facts() -> dict[str, str]:
     """The numbers in the page's prose; the model's size comes from the `model` group."""
     r = experiments()
@@ -653,12 +879,20 @@ def nats(x: float) -> str:
 def setup_facts(r: Results) -> dict[str, str]:
     """The evaluation set and the intact model's scores on it."""
     base, mid = r.baseline, middle_layers(r.depth)
+    spec = json.loads(EVAL_FILE.read_text())
     return {
         "passages": str(len(base.passage_nll)),
         "passage_tokens": str(PASSAGE_TOKENS),
         "scored_tokens": str(len(base.passage_nll) * (PASSAGE_TOKENS - 1)),
         "facts": str(len(base.facts)),
+        "fact_candidates": str(len(spec["facts"])),
         "sums": str(len(base.sums)),
+        "sum_candidates": str(
+            min(spec["sums"]["candidates"], len(sum_questions(spec["sums"])))
+        ),
+        "sum_question": spec["sums"]["question"].format(a=3, b=4).strip(),
+        "baseline_fact_logp": nats(np.mean(base.fact_logp)),
+        "baseline_sum_logp": nats(np.mean(base.sum_logp)),
         "baseline": nats(base.nll),
         "perplexity": f"{np.exp(base.nll):.0f}",
         "baseline_facts": _count(base.facts),
@@ -677,7 +911,6 @@ def skip_facts(r: Results) -> dict[str, str]:
     """The section "Take one layer out": what skipping each single layer costs."""
     skip, mid = skip_costs(r), middle_layers(r.depth)
     cheapest = min(mid, key=skip.__getitem__)
-    kept = [skip[i] for i in range(r.depth) if all(r.skip_one[i].facts)]
     facts_kept, sums_kept = accuracies([r.skip_one[i] for i in mid])
     return {
         "top_layers": "{}, {}, {} and {}".format(
@@ -691,14 +924,47 @@ def skip_facts(r: Results) -> dict[str, str]:
         "mid_median_pct": f"{np.median([skip[i] for i in mid]) / r.baseline.nll:.0%}",
         "cheapest": str(cheapest),
         "cheapest_cost": nats(skip[cheapest]),
-        "facts_kept_layers": str(len(kept)),
-        "facts_kept_min": nats(min(kept, default=np.nan)),
-        "facts_kept_max": nats(max(kept, default=np.nan)),
         "mid_facts_mean": f"{facts_kept:.0%}",
         "mid_sums_mean": f"{sums_kept:.0%}",
-        "mid_all_facts": str(sum(all(r.skip_one[i].facts) for i in mid)),
-        "mid_all_sums": str(sum(all(r.skip_one[i].sums) for i in mid)),
+        **answer_facts(r),
     }
+
+
+def answer_facts(r: Results) -> dict[str, str]:
+    """Sums beside facts, by the change in the log-probability of the right answer."""
+    mid = [r.skip_one[i] for i in middle_layers(r.depth)]
+    verdicts = [more_fragile([s], r) for s in mid]
+    return {
+        "mid_facts_change": change(mid, r, "facts").format(),
+        "mid_sums_change": change(mid, r, "sums").format(),
+        "mid_sums_lose_more": str(verdicts.count("sums")),
+        "mid_facts_lose_more": str(verdicts.count("facts")),
+        "mid_overlap": str(verdicts.count("neither")),
+        "answers_table": answers_table(r),
+    }
+
+
+def answers_table(r: Results) -> str:
+    """Per surgery: the change in log p of the right answer for facts and for sums (95 %
+    intervals over the items), and which lost more."""
+    mid, small = [r.skip_one[i] for i in middle_layers(r.depth)], SIZES[0]
+    rows = {
+        f"one middle layer skipped (mean of {len(mid)})": mid,
+        **{f"{v}, middle {small}": r.variants[v, small] for v in VARIANTS},
+        f"layer {r.sink} kept only at the first token": [r.sink_first_only],
+        f"layer {r.sink} kept everywhere but there": [r.sink_all_but_first],
+    }
+    header = ["Surgery", "facts: Δ log p (nats)", "sums: Δ log p (nats)", "lost more"]
+    body = [
+        [
+            name,
+            change(runs, r, "facts").format(),
+            change(runs, r, "sums").format(),
+            more_fragile(runs, r),
+        ]
+        for name, runs in rows.items()
+    ]
+    return markdown_table(header, body, align=["left", "right", "right", "left"])
 
 
 def state_facts(r: Results) -> dict[str, str]:
@@ -706,15 +972,35 @@ def state_facts(r: Results) -> dict[str, str]:
     sim, writes, mid = similarity(r.states), write_sizes(r.states), middle_layers(r.depth)
     big = max(mid, key=lambda i: writes[i])
     return {
-        "embed_similarity": f"{sim[0, 1]:.2f}",
+        **similarity_facts(r),
         "layer0_write": f"{writes[0]:.0f}",
         "mid_write_median": f"{np.median([writes[i] for i in mid]):.0%}",
-        "mid_adjacent_median": f"{np.median([sim[i, i + 1] for i in mid]):.2f}",
         "big_writer": str(big),
         "big_writer_size": f"{writes[big]:.0%}",
         "big_writer_adjacent": f"{sim[big, big + 1]:.2f}",
         "big_writer_facts": _count(r.skip_one[big].facts),
     }
+
+
+def similarity_facts(r: Results) -> dict[str, str]:
+    """Raw cosine beside the two measures that outlier dimensions cannot dominate."""
+    mid, found = middle_layers(r.depth), {}
+    measures = {
+        "cos": similarity(r.states),
+        "z": similarity(r.states, standardise=True),
+        "cka": linear_cka(r.states),
+    }
+    for name, sim in measures.items():
+        block = sim[mid[0] : mid[-1] + 2, mid[0] : mid[-1] + 2]
+        found[f"{name}_adjacent"] = f"{np.median([sim[i, i + 1] for i in mid]):.2f}"
+        found[f"{name}_block_min"] = f"{block.min():.2f}"
+        found[f"{name}_across"] = f"{sim[mid[0], mid[-1] + 1]:.2f}"
+        found[f"{name}_embed"] = f"{sim[0, 1]:.2f}"
+    cka, after = measures["cka"], slice(r.sink + 1, mid[-1] + 2)  # after the sink layer
+    found["cka_after_sink_min"] = f"{cka[after, after].min():.2f}"
+    share = outlier_share(r.states)
+    found["outlier_share"] = f"{np.median([share[i + 1] for i in mid]):.0%}"
+    return found
 
 
 def sink_facts(r: Results) -> dict[str, str]:

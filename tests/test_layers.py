@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 import other_models
 from snippets import layers as L
 from snippets.decoder import UnsupportedModel, parts
+from state_simulators import keys
 from state_simulators.model import LanguageModel
 
 VOCAB = 97
@@ -33,19 +34,17 @@ def random_ids(*shape: int, seed: int = 0) -> torch.Tensor:
 
 
 def random_eval_set() -> L.EvalSet:
-    """An evaluation set of random tokens, shaped like the page's (facts padded on the right)."""
-    lengths = torch.tensor([5, 7, 7, 4])
-    facts = random_ids(len(lengths), 7, seed=1)
-    mask = (torch.arange(7) < lengths[:, None]).long()
-    sums_at = torch.tensor([6, 10, 14])
+    """An evaluation set of random tokens, shaped like the page's (facts in batches by length,
+    sums with one- and two-digit answers padded on the right)."""
+    sums_answer = random_ids(6, 2, seed=5)
+    sums_answer[::2, 1] = L.IGNORE
     return L.EvalSet(
         passages=random_ids(3, 12, seed=2),
-        facts=facts * mask,
-        facts_mask=mask,
-        facts_last=lengths - 1,
-        facts_answer=random_ids(len(lengths), seed=3),
-        sums=random_ids(1, 16, seed=4),
-        sums_at=sums_at,
+        facts=(random_ids(2, 4, seed=1), random_ids(3, 7, seed=6)),
+        facts_answer=(random_ids(2, 1, seed=3), random_ids(3, 1, seed=7)),
+        sums=random_ids(6, 10, seed=4),
+        sums_at=torch.tensor([8, 9]),
+        sums_answer=sums_answer,
         names=("a", "b", "c"),
     )
 
@@ -221,12 +220,14 @@ def test_snapshots_and_resuming_give_exactly_the_scores_of_the_full_passes(tiny)
 
 @pytest.fixture(scope="module", params=("gpt2", "llama"))
 def tiny_results(request):
-    """The page's experiments on a tiny random model just deep enough for them."""
+    """The page's experiments on a tiny random model just deep enough for them (which gets
+    no item right: every item is kept)."""
     model = tiny_model(request.param, depth=L.MIN_DEPTH)
     with pytest.MonkeyPatch.context() as patch:  # undone before any other test runs
         patch.setattr(L, "load", lambda: LanguageModel(model, None, "tiny"))
         patch.setattr(L, "load_eval_set", lambda lm: random_eval_set())
-        return L.experiments.__wrapped__()
+        patch.setattr(L, "keep_right", lambda data, saved, intact: (data, saved, intact))
+        return L.run_experiments()
 
 
 def test_the_experiments_run_on_any_family(tiny_results):
@@ -245,13 +246,23 @@ def test_the_page_artifacts_are_made_for_any_family(tiny_results, monkeypatch):
     assert all(isinstance(v, str) for v in facts.values()) and facts["sink"] == str(tiny_results.sink)
 
 
+def test_the_experiments_are_computed_once_then_read_from_disk(tiny_results, tmp_path, monkeypatch):
+    runs = []
+    monkeypatch.setattr(L.keys, "step_path", lambda *args, **kwargs: tmp_path / "experiments.pt")
+    monkeypatch.setattr(L, "run_experiments", lambda: runs.append(1) or tiny_results)
+    first, second = L.experiments.__wrapped__(), L.experiments.__wrapped__()
+    assert runs == [1] and (tmp_path / "experiments.pt").exists()
+    assert second.variants == first.variants and second.baseline == first.baseline
+    assert all(torch.equal(a, b) for a, b in zip(second.states, first.states, strict=True))
+
+
 def test_a_model_shallower_than_the_page_needs_is_refused_in_one_line(monkeypatch):
     model = tiny_model("gpt2", depth=L.MIN_DEPTH - 1)
     monkeypatch.setattr(L, "load", lambda: LanguageModel(model, None, "tiny"))
     message = f"the layers page needs a model with at least {L.MIN_DEPTH} layers; GPT2LMHeadModel has "
     message += str(L.MIN_DEPTH - 1)
     with pytest.raises(UnsupportedModel, match=re.escape(message)) as error:
-        L.experiments.__wrapped__()
+        L.run_experiments()
     assert "\n" not in str(error.value)
 
 
@@ -299,32 +310,70 @@ def test_the_untouched_list_reproduces_the_models_own_loss_bit_for_bit(lm, data,
     assert np.mean(results.baseline.passage_nll) == pytest.approx(float(plain), abs=1e-5)
 
 
-def test_logits_only_where_they_are_read_are_those_of_the_full_pass(lm, data):
+def test_logits_only_where_they_are_read_are_those_of_each_prompt_alone(lm, data):
     inputs = data.inputs()
     with torch.inference_mode():
-        facts = lm.model(**inputs["facts"]).logits
-        all_facts = lm.model(input_ids=data.facts, attention_mask=data.facts_mask).logits
-        sums = lm.model(**inputs["sums"]).logits[0]
-        all_sums = lm.model(input_ids=data.sums).logits[0]
-    kept = data.facts_last.unique()
-    assert len(kept) < data.facts.shape[1] and sums.shape[0] == len(data.sums_at)
-    assert torch.allclose(facts, all_facts[:, kept], atol=1e-4)
-    assert torch.allclose(sums, all_sums[data.sums_at - 1], atol=1e-4)
+        facts = lm.model(**inputs["facts 1"]).logits
+        all_facts = lm.model(input_ids=data.facts[1]).logits
+        sums = lm.model(**inputs["sums"]).logits
+        all_sums = lm.model(input_ids=data.sums).logits
+    assert facts.shape[1] == 1 and torch.allclose(facts[:, 0], all_facts[:, -1], atol=1e-4)
+    assert len({f.shape[1] for f in data.facts}) == len(data.facts)  # one batch per length
+    assert sums.shape[1] == len(data.sums_at)
+    assert torch.allclose(sums, all_sums[:, data.sums_at - 1], atol=1e-4)
+
+
+def test_answer_logp_sums_the_answer_tokens_and_skips_padding():
+    logits = torch.randn(3, 2, 5, generator=torch.Generator().manual_seed(0))
+    answer = torch.tensor([[1, 2], [logits[1, 0].argmax(), L.IGNORE], [0, 0]])
+    logp, right = L.answer_logp(logits, answer)
+    table = logits.log_softmax(-1)
+    assert logp[0] == pytest.approx(float(table[0, 0, 1] + table[0, 1, 2]), abs=1e-5)
+    assert logp[1] == pytest.approx(float(table[1, 0].max()), abs=1e-5) and right[1]
 
 
 def test_the_evaluation_set_is_what_the_page_describes(lm, data, results):
     spec = json.loads(L.EVAL_FILE.read_text())
     assert data.passages.shape == (len(spec["passages"]), L.PASSAGE_TOKENS)
     assert all(p["source"].endswith(")") and "18" in p["source"] for p in spec["passages"])
-    assert len(results.baseline.facts) == len(spec["facts"])
-    answers = [lm.tokenizer.decode(int(t)) for t in data.sums[0, data.sums_at]]
-    assert answers == [str(a + b) for a, b in spec["sums"]["problems"]]
+    assert sum(map(len, data.facts)) == len(spec["facts"])
+    assert len(data.sums) == spec["sums"]["candidates"]
+    questions = L.sum_questions(spec["sums"])
+    assert len(set(questions)) == len(questions) == len(data.sums)  # each sum asked once
+    assert len({a for _, a in questions}) >= 10  # varied answers
+    decode = lm.tokenizer.decode
+    for row, (question, answer) in zip(range(len(data.sums)), questions):
+        digits = [int(t) for t in data.sums_answer[row] if t != L.IGNORE]
+        assert decode(digits) == answer  # and the row holds every digit but the last
+        assert data.sums[row, data.sums_at[: len(digits) - 1]].tolist() == digits[:-1]
+        assert decode(data.sums[row, : data.sums_at[0]]) == question and answer not in question
+    assert L.sum_questions(spec["sums"]) == questions  # drawn with a fixed seed
+
+
+def test_only_the_items_the_intact_model_gets_right_are_kept(results, lm, data):
+    saved, intact = L.snapshots(data, lm)
+    kept, kept_saved, kept_intact = L.keep_right(data, saved, intact)
+    assert sum(map(len, kept.facts)) == sum(intact.facts) and len(kept.sums) == sum(intact.sums)
+    assert all(kept_intact.facts) and all(kept_intact.sums)
+    assert [s[3].shape[0] for n, s in kept_saved.items() if n.startswith("facts")] == [
+        len(f) for f in kept.facts
+    ]
+    again = L.evaluate(tuple(range(parts(lm.model).depth)), kept, lm, kept_saved)
+    assert again.facts == kept_intact.facts and again.sums == kept_intact.sums
+    assert again.fact_logp == pytest.approx(kept_intact.fact_logp, abs=1e-4)
+    assert again.sum_logp == pytest.approx(kept_intact.sum_logp, abs=1e-4)
+    assert kept_intact.fact_logp == results.baseline.fact_logp  # what the experiments kept
 
 
 @pytest.mark.claim
-def test_the_intact_model_gets_every_item_right(results):
-    # "Both lists keep only items the intact model gets right"
-    assert all(results.baseline.facts) and all(results.baseline.sums)
+def test_at_least_50_facts_and_50_sums_are_kept(results):
+    assert len(results.baseline.facts) >= 50 and len(results.baseline.sums) >= 50
+
+
+def test_a_model_that_gets_almost_nothing_right_is_refused_in_one_line(data):
+    scores = L.Scores(1.0, (1.0,), (True,) * sum(map(len, data.facts)), (False,) * len(data.sums))
+    with pytest.raises(ValueError, match=r"gets .* facts and 0 sums right; the layers page"):
+        L.keep_right(data, {}, scores)
 
 
 @pytest.mark.parametrize(
@@ -332,6 +381,8 @@ def test_the_intact_model_gets_every_item_right(results):
     [
         (lambda spec: spec["passages"][0].update(text="Too short."), "needs at least"),
         (lambda spec: spec["facts"][0].__setitem__(1, " Paris, France"), "single token"),
+        (lambda spec: spec["facts"][0].__setitem__(0, "Paris: capital of"), "already in"),
+        (lambda spec: spec["sums"].update(digits=[8, 10]), "equally long"),
     ],
 )
 def test_a_broken_evaluation_set_is_refused(lm, tmp_path, monkeypatch, change, message):
@@ -376,19 +427,35 @@ def test_the_special_layer_costs_more_than_any_other_middle_layer(results):
 
 
 @pytest.mark.claim
-def test_sums_are_more_fragile_than_facts(results):
-    mid = middle(results)
-    all_facts = sum(all(results.skip_one[i].facts) for i in mid)
-    all_sums = sum(all(results.skip_one[i].sums) for i in mid)
-    assert all_facts > all_sums
-    facts_kept, sums_kept = L.accuracies([results.skip_one[i] for i in mid])
-    assert facts_kept > 0.75 and facts_kept - sums_kept > 0.2
+def test_sums_lose_more_than_facts_on_average_but_not_after_every_skip(results):
+    mid = [results.skip_one[i] for i in middle(results)]
+    facts, sums = L.change(mid, results, "facts"), L.change(mid, results, "sums")
+    assert sums.high < facts.low < 0  # on average, with the item as the unit
+    verdicts = [L.more_fragile([s], results) for s in mid]
+    assert verdicts.count("sums") > len(mid) / 3 and verdicts.count("facts") > 0
+    assert not any(results.skip_one[0].facts) and not any(results.skip_one[0].sums)
+    facts_kept, sums_kept = L.accuracies(mid)
+    assert facts_kept > sums_kept  # "on average 72 % of the facts and 59 % of the sums"
 
 
 @pytest.mark.claim
-def test_keeping_every_fact_still_costs_loss(results):
-    kept = [s for s in results.skip_one if all(s.facts)]
-    assert kept and all(L.cost(s, results) > 0 for s in kept)
+def test_repetition_and_the_sink_write_hurt_facts_at_least_as_much(results):
+    small = L.SIZES[0]
+    assert L.more_fragile(results.variants["repeat", small], results) == "facts"
+    assert L.more_fragile([results.sink_all_but_first], results) != "sums"
+    others = [v for v in L.VARIANTS if v != "repeat"]
+    assert all(L.more_fragile(results.variants[v, small], results) == "sums" for v in others)
+
+
+def test_a_change_is_measured_item_by_item_against_the_intact_model():
+    base = L.Scores(4.0, (4.0,), (True,) * 3, (True,) * 3, (-0.5, -0.1, -0.2), (-0.1, -0.1, -0.3))
+    hurt = L.Scores(4.5, (4.5,), (True,) * 3, (False,) * 3, (-0.6, -0.2, -0.3), (-3.1, -2.1, -4.3))
+    r = L.Results(30, base, (), {}, 0, base, base, (), 0, 0.0)
+    assert L.logp_change(hurt, r, "facts") == pytest.approx([-0.1, -0.1, -0.1])
+    assert L.change([hurt, base], r, "sums").estimate == pytest.approx(-1.5)  # runs averaged first
+    assert L.change([hurt], r, "sums").n == 3
+    assert L.more_fragile([hurt], r) == "sums" and L.more_fragile([base], r) == "neither"
+    assert L.more_fragile([L.Scores(4, (4,), (), (), (-3, -2.1, -4), (-0.1, -0.2, -0.3))], r) == "facts"
 
 
 # "Why the middle tolerates it"
@@ -404,6 +471,44 @@ def test_layer_0_rewrites_the_embedding_and_middle_layers_make_small_edits(resul
     # the dark block: middle states resemble each other more than the embeddings or the output
     block = sim[mid[0] + 1 : mid[-1] + 2, mid[0] + 1 : mid[-1] + 2]
     assert block.mean() > 2 * max(sim[0, 1:].mean(), sim[-1, mid[0] + 1 : mid[-1] + 2].mean())
+
+
+@pytest.mark.claim
+def test_a_few_dimensions_hold_most_of_the_middle_states_length(results):
+    share = L.outlier_share(results.states)
+    assert np.median([share[i + 1] for i in middle(results)]) > 0.3  # 4 of hundreds of dims
+
+
+@pytest.mark.claim
+def test_the_robust_measures_see_small_steps_but_no_single_middle_block(results):
+    mid = middle(results)
+    raw, z = L.similarity(results.states), L.similarity(results.states, standardise=True)
+    cka = L.linear_cka(results.states)
+    for sim in (raw, z, cka):
+        assert np.median([sim[i, i + 1] for i in mid]) > 0.8  # neighbours alike
+    across = lambda sim: sim[mid[0], mid[-1] + 1]  # noqa: E731
+    assert across(z) < 0.3 and across(cka) < 0.3 and across(raw) > across(z)
+    after = slice(results.sink + 1, mid[-1] + 2)
+    assert cka[after, after].min() > 0.5 > cka[mid[0] + 1, results.sink + 2]  # two CKA blocks
+
+
+def test_the_robust_measures_ignore_what_they_should_and_raw_cosine_does_not():
+    x = torch.randn(3, 2, 9, 16, generator=torch.Generator().manual_seed(0))
+    states = [x[0], x[1], x[2]]
+    rotation = torch.linalg.qr(torch.randn(16, 16, generator=torch.Generator().manual_seed(1)))[0]
+    cka = L.linear_cka(states)
+    assert np.allclose(np.diag(cka), 1) and np.allclose(cka, cka.T)
+    moved = L.linear_cka([x[0], 3 * x[0] @ rotation + 5])  # rotated, scaled, shifted
+    assert moved[0, 1] == pytest.approx(1, abs=1e-6)
+    outlier = torch.zeros(16)
+    outlier[0] = 1000  # one huge dimension, shared by two otherwise unrelated sets of states
+    loud = [x[0] + outlier, x[1] + outlier]
+    assert L.similarity(loud)[0, 1] > 0.99  # raw cosine: "the same"
+    assert abs(L.similarity(loud, standardise=True)[0, 1]) < 0.2  # z-scored: unrelated
+    assert abs(L.similarity([x[0], x[1]])[0, 1]) < 0.2
+    scaled = L.similarity([x[0], x[0] * torch.linspace(0.1, 10, 16)], standardise=True)
+    assert scaled[0, 1] == pytest.approx(1, abs=1e-6)  # per-dimension scales do not count
+    assert L.outlier_share(loud, top=1)[0] > 0.99
 
 
 @pytest.mark.claim
@@ -431,9 +536,10 @@ def test_the_special_layer_blows_up_the_first_token_only(results):
 def test_its_first_token_write_is_what_matters(results):
     skipped = L.cost(results.skip_one[results.sink], results)
     assert L.cost(results.sink_first_only, results) < 0.1 * skipped  # "nearly recovers"
-    assert all(results.sink_first_only.facts)
+    assert results.sink_first_only.fact_accuracy > 0.75
+    assert L.change([results.sink_first_only], results, "facts").estimate > -0.5
     assert L.cost(results.sink_all_but_first, results) > 0.75 * skipped  # "almost as badly"
-    assert not any(results.sink_all_but_first.facts)
+    assert results.sink_all_but_first.fact_accuracy < 0.05
 
 
 # "Skip, repeat, reverse, shuffle, run side by side"
@@ -469,14 +575,15 @@ def test_parallel_blocks_cost_little_keep_facts_and_looping_helps(results):
     n = L.SIZES[0]
     parallel = results.variants["parallel", n][0]
     assert L.cost(parallel, results) < variant_cost(results, "skip", n)
-    assert all(parallel.facts)
+    assert parallel.fact_accuracy > results.variants["skip", n][0].fact_accuracy
     for size in L.SIZES:
         looped = variant_cost(results, "looped parallel", size)
         assert looped < variant_cost(results, "parallel", size)
-        facts = {v: L.accuracies(results.variants[v, size])[0] for v in L.VARIANTS}
-        assert min(facts["parallel"], facts["looped parallel"]) >= max(
-            f for v, f in facts.items() if "parallel" not in v
-        )
+    facts = {v: L.change(results.variants[v, n], results, "facts").estimate for v in L.VARIANTS}
+    assert min(facts["parallel"], facts["looped parallel"]) >= max(
+        f for v, f in facts.items() if "parallel" not in v and v != "shuffle"
+    )
+    assert not results.variants["parallel", L.SIZES[1]][0].facts  # larger blocks: loss only
 
 
 @pytest.mark.claim
@@ -494,6 +601,15 @@ def test_the_large_effects_hold_passage_by_passage(results):
 
 
 # The page's artifacts, computed from the same results.
+
+
+def test_the_experiments_are_cached_on_disk_and_read_back_whole(results):
+    path = keys.step_path("layers", "experiments", ["snippets.layers"], suffix=".pt", files=L.DATA_FILES)
+    assert path.exists()
+    again = L.from_saved(torch.load(path, weights_only=True))
+    for field in ("depth", "baseline", "skip_one", "variants", "sink", "sink_first_only", "runs"):
+        assert getattr(again, field) == getattr(results, field)
+    assert all(torch.equal(a, b) for a, b in zip(again.states, results.states, strict=True))
 
 
 def test_the_figures_and_numbers(results):
