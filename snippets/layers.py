@@ -663,7 +663,7 @@ STYLE = {  # colour and marker of each variant in the figures
 }
 
 
-@figure("layer-skip.svg", depends=DATA_FILES)
+@figure("layer-skip.svg", depends=("snippets/data/layer_eval.json",))
 def skip_figure():
     r = experiments()
     base, layers = r.baseline, np.arange(r.depth)
@@ -722,7 +722,7 @@ def skip_figure():
     return fig
 
 
-@figure("layer-states.svg", depends=DATA_FILES)
+@figure("layer-states.svg", depends=("snippets/data/layer_eval.json",))
 def states_figure():
     r = experiments()
     (first, rest), ticks = norms(r.states), np.arange(0, r.depth + 1, 5)
@@ -759,7 +759,7 @@ def states_figure():
     return fig
 
 
-@figure("layer-variants.svg", depends=DATA_FILES)
+@figure("layer-variants.svg", depends=("snippets/data/layer_eval.json",))
 def variants_figure():
     r = experiments()
     fig, (left, right) = new_figure(1, 2, height=3.6)
@@ -858,7 +858,7 @@ def per_passage(r: Results) -> dict[str, list[bool]]:
     }
 
 
-@facts("layers", depends=DATA_FILES)
+@facts("layers", depends=("snippets/data/layer_eval.json",))
 def layer_facts() -> dict[str, str]:
     """The numbers in the page's prose; the model's size comes from the `model` group."""
     r = experiments()
