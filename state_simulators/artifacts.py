@@ -77,12 +77,24 @@ class Artifact:
         return f"{self.kind}:{self.name}:{self.function}"
 
 
-def _keyword(call: ast.Call, name: str, default):
+def _literal(node: ast.expr, path: Path, what: str):
+    """A decorator argument's value, read without running the module: it must be a literal."""
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise ArtifactError(
+            f"{path.relative_to(sources.SNIPPETS.parent)}:{node.lineno}: {what} must be written "
+            "out as a literal (a string, a tuple of strings, True/False): the registry reads it "
+            "from the source without importing the module"
+        ) from None
+
+
+def _keyword(call: ast.Call, name: str, default, path: Path):
     found = next((k.value for k in call.keywords if k.arg == name), None)
-    return default if found is None else ast.literal_eval(found)
+    return default if found is None else _literal(found, path, f"{name}=")
 
 
-def _decorations(tree: ast.Module):
+def _decorations(tree: ast.Module, path: Path):
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             for deco in node.decorator_list:
@@ -91,9 +103,9 @@ def _decorations(tree: ast.Module):
                         deco,
                         node.name,
                         deco.func.id,
-                        ast.literal_eval(deco.args[0]),
-                        tuple(_keyword(deco, "depends", ())),
-                        bool(_keyword(deco, "machine_dependent", False)),
+                        _literal(deco.args[0], path, "the artifact's name"),
+                        tuple(_keyword(deco, "depends", (), path)),
+                        bool(_keyword(deco, "machine_dependent", False, path)),
                     )
 
 
@@ -109,7 +121,7 @@ def discover() -> dict[str, Artifact]:
     """Every declared artifact, by its site path, found by parsing the sources of `snippets/`."""
     found: dict[str, Artifact] = {}
     for path in sources.page_modules():
-        for deco, function, kind, name, depends, machine in _decorations(sources.parsed(path)):
+        for deco, function, kind, name, depends, machine in _decorations(sources.parsed(path), path):
             _check_name(path, deco, kind, name)
             artifact = Artifact(kind, name, sources.module_name(path), function, depends, machine)
             if artifact.path in found:

@@ -60,6 +60,18 @@ def test_a_name_declared_twice_is_an_error(package):
         artifacts.discover()
 
 
+@pytest.mark.parametrize(
+    "declaration, what",
+    [('@figure("a.svg", depends=FILES)', "depends="), ("@figure(NAME)", "the artifact's name")],
+)
+def test_a_declaration_that_is_not_a_literal_is_refused_in_one_line(package, declaration, what):
+    (package / "named.py").write_text(
+        f'FILES = ("x",)\nNAME = "a.svg"\n\n\n{declaration}\ndef f():\n    pass\n'
+    )
+    with pytest.raises(artifacts.ArtifactError, match=rf"snippets/named.py:5: {what} must be written out"):
+        artifacts.discover()
+
+
 def test_a_name_a_page_cannot_reference_is_refused_at_declaration(package):
     (package / "accents.py").write_text('@figure("año.svg")\ndef f():\n    pass\n')
     with pytest.raises(artifacts.ArtifactError, match=r"snippets/accents.py:1: @figure\('año.svg'\)"):
