@@ -46,3 +46,13 @@ def test_the_figure_and_facts_show_what_the_probe_found(lm, monkeypatch):
     facts = pr.probe_facts()
     assert facts["items"] == "8" and facts["rows"] == str(8 * len(stories.CONDITIONS))
     assert int(facts["against_best_layer"]) in result.states
+
+
+def test_the_page_probe_reads_every_story_from_the_cached_readings(monkeypatch):
+    monkeypatch.setattr(pr, "readings", lambda: "the cached readings")
+    monkeypatch.setattr(pr, "run_probe", lambda items, readings: (len(items), readings))
+    pr.probe.cache_clear()
+    try:
+        assert pr.probe() == (len(stories.items()), "the cached readings")
+    finally:
+        pr.probe.cache_clear()
