@@ -170,7 +170,6 @@ def best_temperature_facts():
         "window_tokens": str(positions + 1),
         "predictions": f"{windows * positions:,}",
         "best_t": found.format(),
-        "best_t_value": f"{found.estimate:.2f}",
         "loss_1": f"{at_one:.3f}",
         "loss_best": f"{at_best:.3f}",
         "gain": f"{at_one - at_best:.3f}",

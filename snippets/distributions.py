@@ -270,8 +270,6 @@ def entropy_facts(key: str, passage: list[Position]) -> dict[str, str]:
         f"{key}_sure_share": f"{mean([v < SURE for v in values]):.0%}",
         f"{key}_tokens": str(len(passage)),
         f"{key}_initial_bits": f"{mean(initial):.1f}",
-        f"{key}_initial_sure_share": f"{mean([v < SURE for v in initial]):.0%}",
-        f"{key}_initial_tokens": str(len(initial)),
         f"{key}_internal_tokens": str(len(internal)),
         f"{key}_internal_bits": f"{mean(internal):.1f}" if internal else "—",
     }

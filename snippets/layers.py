@@ -368,13 +368,12 @@ def keep_right(
     data: EvalSet, saved: dict[str, list[torch.Tensor]], intact: Scores
 ) -> tuple[EvalSet, dict[str, list[torch.Tensor]], Scores]:
     """The facts and sums the intact model gets right: so that every wrong answer after a
-    surgery is damage the surgery did. The saved states and the scores keep the same rows."""
+    surgery is damage the surgery did. The saved states and the scores keep the same rows.
+    A model that gets fewer than 2 of either right (another, weaker model) keeps every item:
+    the change in the right answer's log p is still defined, and the page says which rule held."""
     facts, sums = torch.tensor(intact.facts), torch.tensor(intact.sums)
     if min(facts.sum(), sums.sum()) < 2:
-        raise ValueError(
-            f"the intact model gets {int(facts.sum())} facts and {int(sums.sum())} sums right;"
-            " the layers page needs at least 2 of each"
-        )
+        return data, saved, intact
     kept = facts.split([len(f) for f in data.facts])  # per batch of facts
     rows = {f"facts {k}": right for k, right in enumerate(kept)}
     groups = [k for k, right in enumerate(kept) if right.any()]  # batches left
@@ -885,6 +884,12 @@ def setup_facts(r: Results) -> dict[str, str]:
         "passage_tokens": str(PASSAGE_TOKENS),
         "scored_tokens": str(len(base.passage_nll) * (PASSAGE_TOKENS - 1)),
         "facts": str(len(base.facts)),
+        "kept": (
+            "keep only the items the intact model gets right"
+            if all(base.facts) and all(base.sums)
+            else "keep every item, because the intact model gets fewer than 2 of the facts or"
+            " of the sums right"
+        ),
         "fact_candidates": str(len(spec["facts"])),
         "sums": str(len(base.sums)),
         "sum_candidates": str(

@@ -35,13 +35,6 @@ FILLERS = (  # neutral sentences of different token lengths, to match a correcti
     "It had rained a little in the very early morning, too.",
     "It had rained a little in the very early morning, as usual.",
 )
-STATE_STRIDE = 2  # patch the stream entering every other layer (and after the last)
-
-
-def chosen(items: list[stories.Item]) -> list[stories.Item]:
-    """Eight stories, two of each kind: pair 0 in one order, pair 1 (the other template) in
-    the other order."""
-    return [item for i, item in enumerate(items) if i % 8 in (0, 3)]
 
 
 # --8<-- [start:pair]
@@ -172,9 +165,8 @@ def restoration_map(p: Pair, lm: LanguageModel, states: list[int]) -> np.ndarray
 
 
 def states(lm: LanguageModel) -> list[int]:
-    """The states patched: every `STATE_STRIDE`-th, from the embeddings to after the last layer."""
-    depth = parts(lm.model).depth
-    return sorted({*range(0, depth + 1, STATE_STRIDE), depth})
+    """The states patched: every one, from the embeddings (0) to after the last layer."""
+    return list(range(parts(lm.model).depth + 1))
 
 
 @dataclass(frozen=True)
@@ -203,7 +195,8 @@ def run_patching(items: list[stories.Item], lm: LanguageModel) -> PatchingResult
 
 @functools.cache
 def patching() -> PatchingResult:
-    return run_patching(chosen(stories.items()), load())
+    """Every story of the conditions experiment (the item is the unit), on the page's model."""
+    return run_patching(stories.items(), load())
 
 
 @figure("state-simulators-patching.svg")
@@ -213,7 +206,7 @@ def patching_figure():
     mean = found.restored.mean(axis=0)
     image = ax.imshow(mean, aspect="auto", origin="lower", cmap="viridis", vmin=0)
     ax.set_xticks(range(len(GROUPS)), GROUPS)
-    ax.set_yticks(range(len(found.states)), found.states, fontsize=7)
+    ax.set_yticks(range(0, len(found.states), 2), found.states[::2], fontsize=7)
     ax.set_ylabel("state patched (0 = embeddings, l = after layer l)")
     ax.set_title(
         f"p(corrected value) after patching the clean stream in (mean of {len(found.clean)} stories)",
@@ -234,9 +227,14 @@ def patching_facts():
         "items": str(len(found.clean)),
         "clean": bootstrap(found.clean).format(),
         "corrupt": bootstrap(found.corrupt).format(),
-        "stride": str(STATE_STRIDE),
         "span_last": str(max(s for s, v in zip(found.states, mean[:, span]) if v >= half)),
         "final_first": str(min(s for s, v in zip(found.states, mean[:, final]) if v >= half)),
         "question_max": f"{mean[:, GROUPS.index('question')].max():.2f}",
         "span_at_0": f"{mean[0, span]:.2f}",
     }
+
+
+if __name__ == "__main__":
+    from state_simulators import runner
+
+    raise SystemExit(runner.run(__spec__.name))

@@ -170,3 +170,9 @@ def probe_facts():
         "model_against": accuracy(found.model, AGAINST).format(digits=0, scale=100, unit=" %"),
         "model_agree": accuracy(found.model, AGREE).format(digits=0, scale=100, unit=" %"),
     }
+
+
+if __name__ == "__main__":
+    from state_simulators import runner
+
+    raise SystemExit(runner.run(__spec__.name))

@@ -262,9 +262,6 @@ def example_facts(found: Readings) -> dict[str, str]:
         key = condition.name.replace(",", "").replace(" ", "_")
         versions[f"{key}_prompt"] = EXAMPLE.prompt(condition)
         versions[f"{key}_top"] = show_token(str(found.top[0, j]))
-        versions[f"{key}_p_valid"] = (
-            f"{[found.p_first, found.p_second][condition.valid == 'Y'][0, j]:.2f}"
-        )
     return versions
 
 
@@ -272,12 +269,9 @@ def example_facts(found: Readings) -> dict[str, str]:
 def state_facts():
     found = results()
     by_name = {r.condition.name: r for r in found}
-    against = [r for r in found if not recency_agrees(r.condition)]
     values = {}
     for r in found:
         key = r.condition.name.replace(",", "").replace(" ", "_")
-        values[f"{key}_valid"] = r.p_valid.format()
-        values[f"{key}_other"] = r.p_other.format()
         values[f"{key}_wins"] = r.valid_wins.format(digits=0, scale=100, unit=" %")
     influence_of = dict(influence())
     ranked = sorted(influence(), key=lambda pair: -pair[1])
@@ -286,7 +280,6 @@ def state_facts():
         **values,
         "items": str(found[0].p_valid.n),
         "conditions": str(len(found)),
-        "against_recency": ", ".join(f"“{r.condition.name}”" for r in against),
         "table": condition_table(found),
         "example_first": EXAMPLE.first,
         "example_second": EXAMPLE.second,

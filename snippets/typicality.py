@@ -312,12 +312,21 @@ def source_rows() -> list[list[str]]:
 
 
 def source_facts(source: str, key: str) -> dict[str, str]:
+    """Surprisal − entropy for every source; the other measures are in the table."""
+    return {f"{key}_gap": interval(source, "gap").format()}
+
+
+def quoted_facts() -> dict[str, str]:
+    """The few means the prose quotes beside the table (the beam's on its own prompts)."""
+    mean = lambda source, name: f"{np.mean(per_prompt(source, name)):.2f}"  # noqa: E731
     return {
-        f"{key}_gap": interval(source, "gap").format(),
-        f"{key}_surprisal": f"{np.mean(per_prompt(source, 'surprisal_mean')):.2f}",
-        f"{key}_entropy": f"{np.mean(per_prompt(source, 'entropy_mean')):.2f}",
-        f"{key}_log_prob": interval(source, "log_prob").format(digits=0),
-        f"{key}_repeats": interval(source, "repeats").format(digits=0, scale=100, unit=" %"),
+        "greedy_surprisal": mean(GREEDY, "surprisal_mean"),
+        "greedy_entropy": mean(GREEDY, "entropy_mean"),
+        "beam_entropy": mean(BEAM, "entropy_mean"),
+        **{
+            f"{key}_log_prob": interval(source, "log_prob").format(digits=0)
+            for source, key in zip((GREEDY, SAMPLED, HUMAN), KEYS)
+        },
     }
 
 
@@ -365,7 +374,7 @@ def typicality_facts():
     }
     for source, key in zip(SOURCES, KEYS, strict=True):
         out |= source_facts(source, key)
-    return out | beam_facts()
+    return out | quoted_facts() | beam_facts()
 
 
 if __name__ == "__main__":

@@ -137,8 +137,8 @@ def test_facts_quote_the_measurements(lm):
     assert f["fact_top"] == lm.tokenizer.decode([top]).strip()
     assert f["prose_tokens"] == str(len(d.passages()["prose"]))
     for key, passage in d.passages().items():
-        internal = [p for p in passage if not p.starts_word]
-        assert int(f[f"{key}_initial_tokens"]) + len(internal) == len(passage)
+        initial = [p for p in passage if p.starts_word]
+        assert int(f[f"{key}_internal_tokens"]) + len(initial) == len(passage)
         assert f[f"{key}_initial_bits"] == f"{d.mean_entropy(passage, True):.1f}"
     assert "vocab" not in f and "hidden" not in f  # the model's size is in the `model` group
     assert f["mid_prompt"] == d.MID_TOKEN and d.MID_TOKEN.startswith(f["cut_prompt"])

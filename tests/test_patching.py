@@ -65,7 +65,7 @@ def test_the_shared_prefix_gives_what_full_runs_give(tiny, example):
 
 
 def test_the_map_figure_and_facts_show_the_measured_numbers(tiny, monkeypatch):
-    found = pt.run_patching(pt.chosen(stories.items())[:2], tiny)
+    found = pt.run_patching(stories.items()[:2], tiny)
     depth = tiny.model.config.num_hidden_layers
     assert found.states == pt.states(tiny) and found.states[-1] == depth
     assert found.restored.shape == (2, len(found.states), len(pt.GROUPS))
@@ -77,12 +77,17 @@ def test_the_map_figure_and_facts_show_the_measured_numbers(tiny, monkeypatch):
     image = pt.patching_figure().axes[0].images[0]
     assert np.allclose(image.get_array(), found.restored.mean(axis=0))
     facts = pt.patching_facts()
-    assert facts["items"] == "2" and facts["stride"] == str(pt.STATE_STRIDE)
+    assert facts["items"] == "2" and found.states == list(range(depth + 1))
     assert int(facts["final_first"]) in found.states
 
 
-def test_eight_stories_two_of_each_kind():
-    chosen = pt.chosen(stories.items())
-    assert len(chosen) == 8
-    assert {i.kind for i in chosen} == set(stories.VALUES)
-    assert {i.template for i in chosen} == {t for ts in stories.TEMPLATES.values() for t in ts}
+def test_the_page_patches_every_story_on_the_loaded_model(monkeypatch):
+    calls = []
+    monkeypatch.setattr(pt, "load", lambda: "the model")
+    monkeypatch.setattr(pt, "run_patching", lambda items, lm: calls.append((items, lm)) or "found")
+    pt.patching.cache_clear()
+    try:
+        assert pt.patching() == pt.patching() == "found"
+    finally:
+        pt.patching.cache_clear()
+    assert calls == [(stories.items(), "the model")]  # computed once per process

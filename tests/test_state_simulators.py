@@ -8,6 +8,7 @@ from other_models import TINY, tiny_lm
 from snippets import patching, stories
 from snippets import state_simulators as ss
 from snippets.next_token import next_token_logits
+from state_simulators.cache import CACHE_ENV
 
 EXAMPLE = ss.EXAMPLE.prompt(stories.BY_NAME["corrected"])
 
@@ -114,3 +115,25 @@ def test_the_model_follows_corrections_but_not_only_the_story():
     for name in ("mentioned, not a correction", "correction retracted"):
         assert found[name].valid_wins.estimate < 0.5, name  # recency wins: a failed control
     assert found["corrected"].p_other.low > found["stated"].p_other.high  # it hedges
+
+
+def test_the_readings_are_measured_once_then_read_from_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    made = []
+    fake = ss.Readings(
+        p_first=np.full((2, 3), 0.25),
+        p_second=np.full((2, 3), 0.5),
+        top=np.array([["a", "b", "c"], ["d", "e", "f"]]),
+        states=np.zeros((2, 2, 3, 4), dtype=np.float32),
+    )
+    monkeypatch.setattr(ss, "load", lambda: None)
+    monkeypatch.setattr(ss, "measure_stories", lambda items, lm: made.append(1) or fake)
+    ss.readings.cache_clear()
+    try:
+        first = ss.readings()
+        ss.readings.cache_clear()
+        again = ss.readings()
+    finally:
+        ss.readings.cache_clear()
+    assert made == [1] and list(tmp_path.glob("state-simulators/story-readings.*.npz"))
+    assert np.array_equal(first.top, fake.top) and np.array_equal(again.p_second, fake.p_second)
