@@ -5,6 +5,7 @@ from other_models import tiny_lm
 from snippets import probe as pr
 from snippets import stories
 from snippets.state_simulators import measure_stories
+from state_simulators.cache import CACHE_ENV
 
 
 def test_labels_name_the_valid_and_the_other_value():
@@ -48,11 +49,26 @@ def test_the_figure_and_facts_show_what_the_probe_found(lm, monkeypatch):
     assert int(facts["against_best_layer"]) in result.states
 
 
-def test_the_page_probe_reads_every_story_from_the_cached_readings(monkeypatch):
+def test_the_page_probe_reads_every_story_once_then_from_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    fits = []
+    result = pr.ProbeResult(
+        states=[0, 2],
+        right=np.ones((2, 3, 4), dtype=bool),
+        shuffled=np.zeros((2, 3, 4), dtype=bool),
+        model=np.ones((3, 4), dtype=bool),
+    )
     monkeypatch.setattr(pr, "readings", lambda: "the cached readings")
-    monkeypatch.setattr(pr, "run_probe", lambda items, readings: (len(items), readings))
+    monkeypatch.setattr(
+        pr, "run_probe", lambda items, readings: fits.append((len(items), readings)) or result
+    )
     pr.probe.cache_clear()
     try:
-        assert pr.probe() == (len(stories.items()), "the cached readings")
+        first = pr.probe()
+        pr.probe.cache_clear()
+        again = pr.probe()
     finally:
         pr.probe.cache_clear()
+    assert fits == [(len(stories.items()), "the cached readings")]  # fitted once
+    assert first.states == again.states == [0, 2] and again.right.all() and not again.shuffled.any()
+    assert list(tmp_path.glob("probe/results.*.npz"))
