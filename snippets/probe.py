@@ -137,6 +137,7 @@ def probe_figure():
     for right, conditions, colour, label in (
         (found.right, AGREE, PALETTE[0], "probe, recency agrees with the valid value"),
         (found.right, AGAINST, PALETTE[3], "probe, recency picks the other value"),
+        (found.right, SECOND, PALETTE[2], "probe, the valid value is the second stated"),
         (found.shuffled, AGREE + AGAINST, MUTED, "probe on shuffled labels"),
     ):
         intervals = [accuracy(r, conditions) for r in right]
@@ -148,7 +149,11 @@ def probe_figure():
             color=colour,
             alpha=0.2,
         )
-    for conditions, colour in ((AGREE, PALETTE[0]), (AGAINST, PALETTE[3])):
+    for conditions, colour in (
+        (AGREE, PALETTE[0]),
+        (AGAINST, PALETTE[3]),
+        (SECOND, PALETTE[2]),
+    ):
         ax.axhline(accuracy(found.model, conditions).estimate, color=colour, linestyle=":")
     ax.set_ylim(0, 1)
     ax.set_xlabel("state (0 = embeddings, l = after layer l)")
@@ -178,6 +183,9 @@ def probe_facts():
             digits=0, scale=100, unit=" %"
         ),
         "second_best": accuracy(found.right[best], SECOND).format(
+            digits=0, scale=100, unit=" %"
+        ),
+        "second_last": accuracy(found.right[last], SECOND).format(
             digits=0, scale=100, unit=" %"
         ),
         "model_second": accuracy(found.model, SECOND).format(digits=0, scale=100, unit=" %"),

@@ -6,6 +6,7 @@ from other_models import TINY, tiny_lm
 from snippets import patching as pt
 from snippets import stories
 from snippets.state_simulators import next_token_logprobs
+from state_simulators.cache import CACHE_ENV
 
 
 @pytest.fixture(scope="module", params=sorted(TINY))
@@ -81,13 +82,19 @@ def test_the_map_figure_and_facts_show_the_measured_numbers(tiny, monkeypatch):
     assert int(facts["final_first"]) in found.states
 
 
-def test_the_page_patches_every_story_on_the_loaded_model(monkeypatch):
+def test_the_page_patches_every_story_once_then_reads_it_from_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     calls = []
+    result = pt.PatchingResult([0, 1], np.full((2, 2, 3), 0.5), np.ones(2), np.zeros(2))
     monkeypatch.setattr(pt, "load", lambda: "the model")
-    monkeypatch.setattr(pt, "run_patching", lambda items, lm: calls.append((items, lm)) or "found")
+    monkeypatch.setattr(pt, "run_patching", lambda items, lm: calls.append((items, lm)) or result)
     pt.patching.cache_clear()
     try:
-        assert pt.patching() == pt.patching() == "found"
+        first = pt.patching()
+        pt.patching.cache_clear()
+        again = pt.patching()
     finally:
         pt.patching.cache_clear()
-    assert calls == [(stories.items(), "the model")]  # computed once per process
+    assert calls == [(stories.items(), "the model")]  # computed once, then read
+    assert first.states == again.states == [0, 1] and np.array_equal(again.restored, result.restored)
+    assert list(tmp_path.glob("patching/results.*.npz"))

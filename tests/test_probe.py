@@ -72,3 +72,19 @@ def test_the_page_probe_reads_every_story_once_then_from_disk(tmp_path, monkeypa
     assert fits == [(len(stories.items()), "the cached readings")]  # fitted once
     assert first.states == again.states == [0, 2] and again.right.all() and not again.shuffled.any()
     assert list(tmp_path.glob("probe/results.*.npz"))
+
+
+@pytest.mark.claim
+def test_the_probe_reads_first_or_last_mentions_and_never_the_valid_value_beyond_them():
+    found = pr.probe()
+    assert found.right.shape[1] == len(stories.items())
+    for state, right in zip(found.states, found.right):
+        against, second = pr.accuracy(right, pr.AGAINST), pr.accuracy(right, pr.SECOND)
+        assert not (against.low > 0.5 and second.low > 0.5), state  # "a negative result"
+    best = max(range(len(found.states)), key=lambda s: pr.accuracy(found.right[s], pr.AGAINST).estimate)
+    assert pr.accuracy(found.right[best], pr.AGAINST).low > 0.5  # it reads the first value there…
+    assert pr.accuracy(found.right[best], pr.SECOND).low < 0.5  # …not the valid one
+    last_against, last_second = (pr.accuracy(found.right[-1], c) for c in (pr.AGAINST, pr.SECOND))
+    assert last_second.low > 0.5 and last_against.low < 0.5 < last_against.high  # the most recent
+    shuffled = pr.accuracy(found.shuffled[-1], pr.AGREE + pr.AGAINST)
+    assert shuffled.low < 0.5 < shuffled.high  # the control knows nothing
