@@ -10,6 +10,7 @@ import torch
 from other_models import tiny_lm
 from snippets import collapse as c
 from snippets.continuations import left_padded
+from snippets.intervals import bootstrap
 from snippets.next_token import plain_sampling
 from snippets.penalties import Penalised
 from state_simulators.cache import CACHE_ENV
@@ -186,3 +187,31 @@ def test_next_token_entropy_raw_and_in_the_template(lm):
     story = c.PROMPTS["story"]
     assert values[False][0] == pytest.approx(entropy_bits(next_token_logits(story, lm)), abs=1e-6)
     assert values[True][0] == c.next_token_entropy(story, True, lm) != values[False][0]
+
+
+@pytest.mark.claim
+def test_greedy_and_t_0_5_loop_t_1_does_not_and_greedy_loops_grow_along_the_text():
+    greedy, half, one = (c.interval(cond, "repeated 4-grams") for cond in c.LADDER)
+    assert greedy.n == half.n == one.n == len(c.PROMPTS) == 10  # the prompt is the unit
+    assert one.high < half.low and one.high < greedy.low  # T = 1 is apart from both
+    assert greedy.low < half.high  # "where two intervals overlap… cannot tell them apart"
+    windows = c.window_intervals(c.LADDER[0])
+    assert windows[0].high < windows[-1].low  # the loops build up along the text
+    lnp = [c.interval(cond, "mean ln p").estimate for cond in c.LADDER]
+    assert lnp == sorted(lnp, reverse=True)  # the loops are the model's likeliest texts
+
+
+@pytest.mark.claim
+def test_penalties_break_loops_except_the_presence_penalty():
+    changes = {fix.label: c.paired_difference(c.LADDER[0], fix, "repeated 4-grams") for fix in c.FIXES}
+    repetition, no_repeat, frequency, presence = changes.values()
+    assert repetition.high < 0 and no_repeat.high < 0 and frequency.high < 0
+    assert presence.low < 0 < presence.high  # "no clear effect"
+    for fix in c.FIXES[:3]:  # each fix that works pays in log-probability
+        assert c.paired_difference(c.LADDER[0], fix, "mean ln p").high < 0
+    for name in c.MEASURES:  # "the template changes neither measure clearly"
+        difference = c.paired_difference(c.LADDER[0], c.TEMPLATE, name)
+        assert difference.low < 0 < difference.high, name
+    raw, chat = c.entropies()[False], c.entropies()[True]
+    entropy = bootstrap([b - a for a, b in zip(raw, chat)])
+    assert entropy.low < 0 < entropy.high and entropy.estimate > 0  # "if anything, less certain"
