@@ -14,7 +14,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from state_simulators import artifacts, build
+from state_simulators import artifacts, build, freshness
 
 log = logging.getLogger("mkdocs.hooks.artifacts")
 _build: build.Build | None = None
@@ -22,7 +22,7 @@ _build: build.Build | None = None
 
 def on_files(files: Files, *, config: MkDocsConfig) -> Files:
     global _build
-    if dropped := build.forget_edited_snippets():
+    if dropped := freshness.forget_edited_snippets():
         log.info(f"snippets edited: re-importing {len(dropped)} modules")
     try:
         _build = build.Build()
@@ -44,5 +44,5 @@ def on_page_markdown(markdown: str, *, page: Page, config: MkDocsConfig, files: 
 
 
 def on_post_build(*, config: MkDocsConfig) -> None:
-    build.remember_imported_snippets()
+    freshness.remember_imported_snippets()
     _build.finish()

@@ -238,13 +238,16 @@ def patching_facts():
     found = patching()
     mean = found.restored.mean(axis=0)  # (states, groups)
     span, final = GROUPS.index("correction sentence"), GROUPS.index("final position")
-    half = (bootstrap(found.clean).estimate + bootstrap(found.corrupt).estimate) / 2
+    clean, corrupt = found.clean.mean(), found.corrupt.mean()
+    # restored: nearer the clean run than the corrupt one (true of the whole-stream patches at
+    # the embeddings and after the last layer, whatever the model)
+    restored = lambda v: abs(v - clean) <= abs(v - corrupt)  # noqa: E731
     return {
         "items": str(len(found.clean)),
         "clean": bootstrap(found.clean).format(),
         "corrupt": bootstrap(found.corrupt).format(),
-        "span_last": str(max(s for s, v in zip(found.states, mean[:, span]) if v >= half)),
-        "final_first": str(min(s for s, v in zip(found.states, mean[:, final]) if v >= half)),
+        "span_last": str(max(s for s, v in zip(found.states, mean[:, span]) if restored(v))),
+        "final_first": str(min(s for s, v in zip(found.states, mean[:, final]) if restored(v))),
         "question_max": f"{mean[:, GROUPS.index('question')].max():.2f}",
         "span_at_0": f"{mean[0, span]:.2f}",
     }

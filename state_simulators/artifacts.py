@@ -16,11 +16,14 @@ import ast
 import importlib
 import inspect
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from state_simulators import keys, sources
+from state_simulators import freshness, keys, sources
 from state_simulators.cache import atomic_write, cache_dir
+
+log = logging.getLogger(__name__)
 
 FOLDERS = {"figure": "figures", "data": "data", "facts": "facts"}
 # A site path names a figure or data file in pages: ASCII letters, digits, '.', '_' and '-'.
@@ -170,7 +173,12 @@ def produce(artifact: Artifact) -> tuple[bytes, bool]:
     if path.exists():
         keys.touch(path)
         return path.read_bytes(), True
+    freshness.forget_edited_snippets()  # compute with the code the key was taken from
     content = compute(artifact)
+    freshness.remember_imported_snippets()
+    if cached_path(artifact) != path:  # its code was edited while it ran: show it, don't keep it
+        log.warning(f"{artifact.label}: its code changed while it was computed; not cached")
+        return content, False
     atomic_write(path, content)
     keys.prune(path.parent, artifact.name)
     return content, False

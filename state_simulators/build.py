@@ -147,31 +147,3 @@ def substitute_prose(markdown: str, replace) -> str:
             line = FACT.sub(replace, line)
         out.append(line)
     return "".join(out)
-
-
-def forget_edited_snippets() -> list[str]:
-    """`mkdocs serve` rebuilds in one process: when a `snippets` module was edited since it was
-    imported, drop them all, so figures are computed from the code on disk (their cache keys
-    already are) rather than from the stale modules in memory. Returns the names dropped."""
-    loaded = {
-        name: module
-        for name, module in sys.modules.items()
-        if name.startswith("snippets.") and getattr(module, "__file__", None)
-    }
-    edited = any(
-        getattr(m, "__mtime__", None) not in (None, os.stat(m.__file__).st_mtime_ns) for m in loaded.values()
-    )
-    if not edited:
-        return []
-    for name in loaded:
-        del sys.modules[name]
-        parent, _, child = name.rpartition(".")
-        getattr(sys.modules.get(parent), "__dict__", {}).pop(child, None)
-    return sorted(loaded)
-
-
-def remember_imported_snippets() -> None:
-    """Stamp each imported `snippets` module with its file's version, for the next rebuild."""
-    for name, module in list(sys.modules.items()):
-        if name.startswith("snippets.") and getattr(module, "__file__", None):
-            module.__mtime__ = os.stat(module.__file__).st_mtime_ns

@@ -97,6 +97,30 @@ def test_a_changed_input_adds_a_version_and_old_ones_are_pruned_by_use(package):
     assert len(kept) == keys.KEEP and artifacts.cached_path(tiny) in kept
 
 
+def test_a_module_edited_after_its_import_is_read_again_before_it_computes(package):
+    facts = artifacts.discover()["facts/tiny"]
+    assert json.loads(artifacts.produce(facts)[0]) == {"answer": "42"}  # imported and stamped
+    module = package / "tiny.py"
+    module.write_text(FIGURE_MODULE.replace('"42"', '"43"'))  # saved while the process lives
+    assert json.loads(artifacts.produce(facts)[0]) == {"answer": "43"}  # not the stale "42"
+    assert json.loads(artifacts.cached_path(facts).read_text()) == {"answer": "43"}
+
+
+def test_a_result_whose_code_changed_while_it_ran_is_shown_but_not_cached(package, monkeypatch):
+    facts = artifacts.discover()["facts/tiny"]
+    compute = artifacts.compute
+
+    def edited_meanwhile(artifact):
+        content = compute(artifact)
+        (package / "tiny.py").write_text(FIGURE_MODULE + "\n\ndef later():\n    return 2\n")
+        return content
+
+    monkeypatch.setattr(artifacts, "compute", edited_meanwhile)
+    before = artifacts.cached_path(facts)
+    assert artifacts.produce(facts) == (b'{\n "answer": "42"\n}', False)
+    assert not before.exists() and not artifacts.cached_path(facts).exists()
+
+
 def test_the_cache_key_covers_the_compute_step(package, monkeypatch):
     tiny = artifacts.discover()["figures/tiny.svg"]
     key = artifacts.cache_key(tiny)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from state_simulators import build
+from state_simulators import build, freshness
 
 
 def test_an_edited_snippet_is_reimported_on_the_next_serve_rebuild(monkeypatch):
@@ -18,12 +18,12 @@ def test_an_edited_snippet_is_reimported_on_the_next_serve_rebuild(monkeypatch):
     for name in saved:
         monkeypatch.setitem(sys.modules, name, saved[name])  # restored after the test
     monkeypatch.setattr(sys.modules["snippets"], "next_token", old)
-    build.remember_imported_snippets()
-    assert build.forget_edited_snippets() == []  # nothing edited: nothing forgotten
+    freshness.remember_imported_snippets()
+    assert freshness.forget_edited_snippets() == []  # nothing edited: nothing forgotten
     assert "snippets.next_token" in sys.modules
 
     monkeypatch.setattr(old, "__mtime__", os.stat(old.__file__).st_mtime_ns - 1)  # as if edited since
-    assert "snippets.next_token" in build.forget_edited_snippets()
+    assert "snippets.next_token" in freshness.forget_edited_snippets()
     assert "snippets.next_token" not in sys.modules and "state_simulators.artifacts" in sys.modules
     assert importlib.import_module("snippets.next_token") is not old
 
