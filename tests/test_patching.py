@@ -5,6 +5,7 @@ import torch
 from other_models import TINY, tiny_lm
 from snippets import patching as pt
 from snippets import stories
+from snippets.intervals import bootstrap
 from snippets.state_simulators import next_token_logprobs
 from state_simulators.cache import CACHE_ENV
 
@@ -98,3 +99,22 @@ def test_the_page_patches_every_story_once_then_reads_it_from_disk(tmp_path, mon
     assert calls == [(stories.items(), "the model")]  # computed once, then read
     assert first.states == again.states == [0, 1] and np.array_equal(again.restored, result.restored)
     assert list(tmp_path.glob("patching/results.*.npz"))
+
+
+@pytest.mark.claim
+def test_the_correction_is_carried_at_its_own_positions_then_handed_to_the_last_token():
+    found = pt.patching()
+    assert len(found.clean) == len(stories.items()) and found.states == list(range(len(found.states)))
+    assert bootstrap(found.corrupt).high < bootstrap(found.clean).low  # the correction matters
+    facts = pt.patching_facts()
+    span_last, final_first = int(facts["span_last"]), int(facts["final_first"])
+    mean = found.restored.mean(axis=0)
+    nearer_clean = np.abs(mean - found.clean.mean()) <= np.abs(mean - found.corrupt.mean())
+    span, question, final = (pt.GROUPS.index(g) for g in pt.GROUPS)
+    assert nearer_clean[: span_last + 1, span].all() and not nearer_clean[span_last + 1 :, span].any()
+    assert nearer_clean[final_first:, final].all() and not nearer_clean[:final_first, final].any()
+    assert final_first == span_last + 1  # handed over in one layer, late
+    assert final_first > len(found.states) // 2
+    assert not nearer_clean[:, question].any()  # "the question tokens never carry it"
+    before, after = (bootstrap(found.restored[:, s, final]) for s in (final_first - 1, final_first))
+    assert before.high < after.low  # the hand-over step is outside the noise, item as the unit
