@@ -247,7 +247,9 @@ def patching_facts():
         "clean": bootstrap(found.clean).format(),
         "corrupt": bootstrap(found.corrupt).format(),
         "span_last": str(max(s for s, v in zip(found.states, mean[:, span]) if restored(v))),
-        "final_first": str(min(s for s, v in zip(found.states, mean[:, final]) if restored(v))),
+        "final_first": str(
+            min(s for s, v in zip(found.states, mean[:, final]) if restored(v))
+        ),
         "question_max": f"{mean[:, GROUPS.index('question')].max():.2f}",
         "span_at_0": f"{mean[0, span]:.2f}",
     }

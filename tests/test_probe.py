@@ -36,7 +36,7 @@ def test_the_figure_and_facts_show_what_the_probe_found(lm, monkeypatch):
     found = measure_stories(items, tiny_lm("llama", lm.tokenizer))
     result = pr.run_probe(items, found)
     depth = found.states.shape[0] - 1
-    assert result.states[0] == 0 and result.states[-1] == depth
+    assert result.states == list(range(depth + 1))  # every state, embeddings to output
     assert result.right.shape == (len(result.states), 8, len(stories.CONDITIONS))
     assert result.model.shape == (8, len(stories.CONDITIONS))
     monkeypatch.setattr(pr, "probe", lambda: result)
