@@ -10,7 +10,6 @@ corrected value: where the copy restores it, that part of the stream carries the
 """
 
 import functools
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,6 @@ from snippets.plotting import new_figure
 from snippets.state_simulators import next_token_logprobs, token_id
 from state_simulators import keys
 from state_simulators.artifacts import facts, figure
-from state_simulators.cache import atomic_write
 from state_simulators.model import LanguageModel, load
 
 GROUPS = ("correction sentence", "question", "final position")
@@ -201,18 +199,8 @@ def patching() -> PatchingResult:
     """Every story of the conditions experiment (the item is the unit), on the page's model;
     cached on disk, so that the figure, the facts and the tests share one run."""
     path = keys.step_path("patching", "results", [__name__], suffix=".npz")
-    if not path.exists():
-        found = run_patching(stories.items(), load())
-        buffer = io.BytesIO()
-        np.savez(buffer, **found.__dict__)
-        atomic_write(path, buffer.getvalue())
-    with np.load(path) as saved:
-        return PatchingResult(
-            states=saved["states"].tolist(),
-            restored=saved["restored"],
-            clean=saved["clean"],
-            corrupt=saved["corrupt"],
-        )
+    saved = keys.cached_arrays(path, lambda: vars(run_patching(stories.items(), load())))
+    return PatchingResult(**{**saved, "states": saved["states"].tolist()})
 
 
 @figure("state-simulators-patching.svg")

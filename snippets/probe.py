@@ -9,7 +9,6 @@ others; it is scored on whether it ranks the valid value above the other value o
 """
 
 import functools
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,6 @@ from snippets.plotting import MUTED, PALETTE, new_figure
 from snippets.state_simulators import Readings, readings, recency_agrees
 from state_simulators import keys
 from state_simulators.artifacts import facts, figure
-from state_simulators.cache import atomic_write
 
 SEED = 0
 AGAINST = [j for j, c in enumerate(stories.CONDITIONS) if not recency_agrees(c)]
@@ -109,18 +107,8 @@ def probe() -> ProbeResult:
     """`run_probe` on every story, cached on disk: the figure, the facts and the tests share
     one set of fits."""
     path = keys.step_path("probe", "results", [__name__], suffix=".npz")
-    if not path.exists():
-        found = run_probe(stories.items(), readings())
-        buffer = io.BytesIO()
-        np.savez(buffer, **found.__dict__)
-        atomic_write(path, buffer.getvalue())
-    with np.load(path) as saved:
-        return ProbeResult(
-            states=saved["states"].tolist(),
-            right=saved["right"],
-            shuffled=saved["shuffled"],
-            model=saved["model"],
-        )
+    saved = keys.cached_arrays(path, lambda: vars(run_probe(stories.items(), readings())))
+    return ProbeResult(**{**saved, "states": saved["states"].tolist()})
 
 
 def accuracy(right: np.ndarray, conditions: list[int]) -> Interval:

@@ -7,7 +7,6 @@ holds, and the controls show whether that is more than picking the value mention
 """
 
 import functools
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +21,6 @@ from snippets.plotting import PALETTE, new_figure
 from snippets.tables import markdown_table
 from state_simulators import keys
 from state_simulators.artifacts import facts, figure
-from state_simulators.cache import atomic_write
 from state_simulators.model import LanguageModel, load
 
 
@@ -117,13 +115,9 @@ def readings() -> Readings:
     """The readings for `stories.items()` on the configured model, cached on disk: the
     conditions' figure and facts here and the probe on the logit-lens page share them."""
     path = keys.step_path("state-simulators", "story-readings", [__name__], suffix=".npz")
-    if not path.exists():
-        found = measure_stories(stories.items(), load())
-        buffer = io.BytesIO()
-        np.savez(buffer, **found.__dict__)
-        atomic_write(path, buffer.getvalue())
-    with np.load(path) as saved:
-        return Readings(**{name: saved[name] for name in Readings.__dataclass_fields__})
+    return Readings(
+        **keys.cached_arrays(path, lambda: vars(measure_stories(stories.items(), load())))
+    )
 
 
 # --8<-- [start:summary]

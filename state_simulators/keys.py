@@ -14,10 +14,11 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from state_simulators import sources
-from state_simulators.cache import cache_dir
+from state_simulators.cache import atomic_write, cache_dir
 
 LIBRARIES = ("torch", "transformers", "tokenizers", "matplotlib", "numpy", "pillow")
 VERIFIED = ".verified"  # beside an entry: a second process recomputed it to the same bytes
@@ -72,6 +73,22 @@ def step_path(
     touch(path)
     prune(path.parent, label, keep=KEEP)
     return path
+
+
+def cached_arrays(path: Path, compute: Callable[[], dict]) -> dict:
+    """The named arrays of a step: `compute()` once, kept at `path` (from `step_path`, ending
+    in `.npz`), and read back from there every time, the first included, so that every reader
+    sees the same stored values. Returns {name: numpy array}."""
+    import io
+
+    import numpy as np  # here, not at the top: a warm build never reads a step
+
+    if not path.exists():
+        buffer = io.BytesIO()
+        np.savez(buffer, **compute())
+        atomic_write(path, buffer.getvalue())
+    with np.load(path) as saved:
+        return {name: saved[name] for name in saved.files}
 
 
 def touch(path: Path) -> None:

@@ -115,3 +115,20 @@ def test_prune_removes_folder_versions_and_their_stamps(tmp_path):
     os.utime(old, (1, 1))
     assert keys.prune(tmp_path, "model", keep=1) == [old]
     assert sorted(p.name for p in tmp_path.iterdir()) == [new.name]
+
+
+def test_cached_arrays_computes_once_and_always_returns_what_is_stored(tmp_path):
+    import numpy as np
+
+    runs = []
+    path = tmp_path / "step.abc.npz"
+
+    def compute():
+        runs.append(1)
+        return {"ints": np.arange(3), "words": np.array(["a", "b"])}
+
+    first = keys.cached_arrays(path, compute)
+    again = keys.cached_arrays(path, compute)
+    assert runs == [1] and path.exists()
+    assert first.keys() == again.keys() == {"ints", "words"}
+    assert np.array_equal(again["ints"], np.arange(3)) and list(first["words"]) == ["a", "b"]
