@@ -121,6 +121,19 @@ def pytest_terminal_summary(terminalreporter):
         )
 
 
+def twice_as_two_processes(cached_step):
+    """Call a `functools.cache`d step twice with its in-memory cache cleared in between, as two
+    processes would: the second call can only get its result from disk. Leaves the memory cache
+    empty, so no other test sees these results. Returns (first, again)."""
+    cached_step.cache_clear()
+    try:
+        first = cached_step()
+        cached_step.cache_clear()
+        return first, cached_step()
+    finally:
+        cached_step.cache_clear()
+
+
 def project_with(folder: Path, pages: dict[str, str]) -> Path:
     """A copy of the site's configuration with only `pages` in docs/; returns its mkdocs.yml."""
     config = (ROOT / "mkdocs.yml").read_text()

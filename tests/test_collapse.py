@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from conftest import twice_as_two_processes
 from other_models import tiny_lm
 from snippets import collapse as c
 from snippets.continuations import left_padded
@@ -165,13 +166,7 @@ def test_the_rows_are_cached_as_one_step(tmp_path, monkeypatch):
     rows = list(fake_generations().rows[:3])
     monkeypatch.setattr(c, "generate_all", lambda lm: made.append(1) or rows)
     monkeypatch.setattr(c, "load", lambda: type("LM", (), {"tokenizer": None})())
-    c.generations.cache_clear()
-    try:
-        first = c.generations()
-        c.generations.cache_clear()
-        again = c.generations()
-    finally:
-        c.generations.cache_clear()
+    first, again = twice_as_two_processes(c.generations)
     assert made == [1] and first.rows == again.rows == tuple(rows) and not first.template
     (path,) = (tmp_path / "collapse").glob("generations.*.json")
     assert len(json.loads(path.read_bytes())["rows"]) == 3

@@ -2,6 +2,7 @@
 
 import json
 
+from conftest import twice_as_two_processes
 from snippets import continuations, hot_texts
 from snippets.sampling import Samplers
 from tests.other_models import tiny_lm
@@ -51,13 +52,8 @@ def test_texts_are_generated_once_then_read(lm, monkeypatch, tmp_path):
     monkeypatch.setattr(hot_texts, "plan", lambda: plan)
     monkeypatch.setattr(hot_texts, "generate", generate)
     monkeypatch.setattr(hot_texts, "path", lambda: tmp_path / "texts.json")
-    hot_texts.texts.cache_clear()
-    try:
-        first = hot_texts.texts()
-        hot_texts.texts.cache_clear()
-        assert hot_texts.texts() == first and len(calls) == 1
-    finally:
-        hot_texts.texts.cache_clear()
+    first, again = twice_as_two_processes(hot_texts.texts)
+    assert again == first and len(calls) == 1
     assert len(json.loads((tmp_path / "texts.json").read_text())) == 2
     assert first[1] == hot_texts.Text("a", Samplers(2.0), 1, (1, 2), "x1", (-0.5, -1.5))
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import twice_as_two_processes
 from other_models import TINY, tiny_lm
 from snippets import in_context as ic
 
@@ -143,13 +144,7 @@ def test_runs_are_computed_once_and_read_back(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ic, "score_task", fake)
     monkeypatch.setattr(ic, "load", lambda: None)
-    ic.runs.cache_clear()
-    try:
-        first = ic.runs()
-        ic.runs.cache_clear()
-        again = ic.runs()
-    finally:
-        ic.runs.cache_clear()
+    first, again = twice_as_two_processes(ic.runs)
     assert calls == [task.name for task in ic.TASKS]  # the second call read the cache
     for name in first:
         assert np.array_equal(again[name][0], np.eye(2, dtype=bool))

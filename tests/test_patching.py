@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import twice_as_two_processes
 from other_models import TINY, tiny_lm
 from snippets import patching as pt
 from snippets import stories
@@ -89,13 +90,7 @@ def test_the_page_patches_every_story_once_then_reads_it_from_disk(tmp_path, mon
     result = pt.PatchingResult([0, 1], np.full((2, 2, 3), 0.5), np.ones(2), np.zeros(2))
     monkeypatch.setattr(pt, "load", lambda: "the model")
     monkeypatch.setattr(pt, "run_patching", lambda items, lm: calls.append((items, lm)) or result)
-    pt.patching.cache_clear()
-    try:
-        first = pt.patching()
-        pt.patching.cache_clear()
-        again = pt.patching()
-    finally:
-        pt.patching.cache_clear()
+    first, again = twice_as_two_processes(pt.patching)
     assert calls == [(stories.items(), "the model")]  # computed once, then read
     assert first.states == again.states == [0, 1] and np.array_equal(again.restored, result.restored)
     assert list(tmp_path.glob("patching/results.*.npz"))

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from conftest import twice_as_two_processes
 from other_models import tiny_lm
 from snippets import probe as pr
 from snippets import stories
@@ -62,13 +63,7 @@ def test_the_page_probe_reads_every_story_once_then_from_disk(tmp_path, monkeypa
     monkeypatch.setattr(
         pr, "run_probe", lambda items, readings: fits.append((len(items), readings)) or result
     )
-    pr.probe.cache_clear()
-    try:
-        first = pr.probe()
-        pr.probe.cache_clear()
-        again = pr.probe()
-    finally:
-        pr.probe.cache_clear()
+    first, again = twice_as_two_processes(pr.probe)
     assert fits == [(len(stories.items()), "the cached readings")]  # fitted once
     assert first.states == again.states == [0, 2] and again.right.all() and not again.shuffled.any()
     assert list(tmp_path.glob("probe/results.*.npz"))

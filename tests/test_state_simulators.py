@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import twice_as_two_processes
 from other_models import TINY, tiny_lm
 from snippets import patching, stories
 from snippets import state_simulators as ss
@@ -128,12 +129,6 @@ def test_the_readings_are_measured_once_then_read_from_disk(tmp_path, monkeypatc
     )
     monkeypatch.setattr(ss, "load", lambda: None)
     monkeypatch.setattr(ss, "measure_stories", lambda items, lm: made.append(1) or fake)
-    ss.readings.cache_clear()
-    try:
-        first = ss.readings()
-        ss.readings.cache_clear()
-        again = ss.readings()
-    finally:
-        ss.readings.cache_clear()
+    first, again = twice_as_two_processes(ss.readings)
     assert made == [1] and list(tmp_path.glob("state-simulators/story-readings.*.npz"))
     assert np.array_equal(first.top, fake.top) and np.array_equal(again.p_second, fake.p_second)
