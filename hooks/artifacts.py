@@ -27,8 +27,8 @@ def on_files(files: Files, *, config: MkDocsConfig) -> Files:
     try:
         _build = build.Build()
         pages = {page.src_uri: page.content_string for page in files.documentation_pages()}
-        for path, users in _build.used(pages).items():
-            files.append(File.generated(config, path, content=_build.make(path, users)))
+        for path, content in _build.site_files(pages):
+            files.append(File.generated(config, path, content=content))
     except (build.BuildError, artifacts.ArtifactError) as error:
         raise PluginError(str(error)) from error
     for made in _build.report.made:
@@ -38,7 +38,8 @@ def on_files(files: Files, *, config: MkDocsConfig) -> Files:
 
 def on_page_markdown(markdown: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
     try:
-        return _build.page_markdown(markdown, page.file.src_uri, Path(config.config_file_path).parent)
+        root = Path(config.config_file_path).parent
+        return _build.page_markdown(markdown, page.file.src_uri, root, config.repo_url)
     except build.BuildError as error:
         raise PluginError(str(error)) from error
 

@@ -346,3 +346,9 @@ def attention_facts():
         **head_facts(found),
         **correction_facts(),
     }
+
+
+if __name__ == "__main__":
+    from state_simulators import runner
+
+    raise SystemExit(runner.run(__spec__.name))

@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from state_simulators import freshness, keys, sources
+from state_simulators import figure_data, freshness, keys, sources
 from state_simulators.cache import atomic_write, cache_dir
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class Artifact:
     function: str
     depends: tuple[str, ...] = ()
     machine_dependent: bool = False
+    line: int = 0  # the line of its decorator in the module's source (1 = the first line)
 
     @property
     def path(self) -> str:
@@ -109,6 +110,7 @@ def _decorations(tree: ast.Module, path: Path):
                         _literal(deco.args[0], path, "the artifact's name"),
                         tuple(_keyword(deco, "depends", (), path)),
                         bool(_keyword(deco, "machine_dependent", False, path)),
+                        deco.lineno,
                     )
 
 
@@ -124,9 +126,10 @@ def discover() -> dict[str, Artifact]:
     """Every declared artifact, by its site path, found by parsing the sources of `snippets/`."""
     found: dict[str, Artifact] = {}
     for path in sources.page_modules():
-        for deco, function, kind, name, depends, machine in _decorations(sources.parsed(path), path):
+        for deco, function, kind, name, depends, machine, line in _decorations(sources.parsed(path), path):
             _check_name(path, deco, kind, name)
-            artifact = Artifact(kind, name, sources.module_name(path), function, depends, machine)
+            module = sources.module_name(path)
+            artifact = Artifact(kind, name, module, function, depends, machine, line)
             if artifact.path in found:
                 other = found[artifact.path]
                 raise ArtifactError(
@@ -147,44 +150,68 @@ def cached_path(artifact: Artifact) -> Path:
     return cache_dir("artifacts", FOLDERS[artifact.kind]) / f"{artifact.name}.{cache_key(artifact)}{suffix}"
 
 
-def compute(artifact: Artifact) -> bytes:
-    """Run the declared function and turn its result into the bytes the site serves."""
+def render(artifact: Artifact) -> tuple[bytes, bytes | None]:
+    """Run the declared function: the bytes the site serves, and for a figure the numbers
+    it plots (state_simulators/figure_data.py) as JSON bytes (None for other kinds)."""
     function = getattr(importlib.import_module(artifact.module), artifact.function)
     result = function()
     if artifact.kind == "figure":
         from snippets.plotting import to_svg
 
-        return to_svg(result)
-    return json.dumps(result, sort_keys=True, indent=1, ensure_ascii=False).encode()
+        return to_svg(result), figure_data.as_json(result)  # the SVG first: it lays out ticks
+    return json.dumps(result, sort_keys=True, indent=1, ensure_ascii=False).encode(), None
+
+
+def compute(artifact: Artifact) -> bytes:
+    """The bytes the site serves for the artifact, computed afresh."""
+    return render(artifact)[0]
 
 
 def compute_source() -> str:
     """The code that turns a result into bytes: it shapes every cached artifact, so it keys them."""
-    return inspect.getsource(compute)
+    return inspect.getsource(render) + inspect.getsource(figure_data)
+
+
+def data_path(artifact: Artifact) -> Path:
+    """Where the numbers a figure plots are cached, beside its SVG and under the same key."""
+    return cache_dir("artifacts", "figure-data") / f"{artifact.name}.{cache_key(artifact)}.json"
 
 
 # --8<-- [start:produce]
 def produce(artifact: Artifact) -> tuple[bytes, bool]:
     """The artifact's bytes from the cache, computing and caching them first if needed.
 
-    Returns (content, was_cached).
+    Returns (content, was_cached). A figure's data (`figure_bytes`) is cached with it.
     """
-    path = cached_path(artifact)
-    if path.exists():
+    path, numbers = cached_path(artifact), data_path(artifact)
+    if path.exists() and (artifact.kind != "figure" or numbers.exists()):
         keys.touch(path)
+        keys.touch(numbers)
         return path.read_bytes(), True
     freshness.forget_edited_snippets()  # compute with the code the key was taken from
-    content = compute(artifact)
+    content, plotted = render(artifact)
     freshness.remember_imported_snippets()
     if cached_path(artifact) != path:  # its code was edited while it ran: show it, don't keep it
         log.warning(f"{artifact.label}: its code changed while it was computed; not cached")
         return content, False
+    if plotted is not None:  # first, so that a cached SVG always has its data beside it
+        atomic_write(numbers, plotted)
+        keys.prune(numbers.parent, artifact.name)
     atomic_write(path, content)
     keys.prune(path.parent, artifact.name)
     return content, False
 
 
 # --8<-- [end:produce]
+
+
+def figure_bytes(artifact: Artifact) -> bytes:
+    """The numbers a figure plots, as JSON bytes (cached beside the figure by `produce`)."""
+    produce(artifact)
+    numbers = data_path(artifact)
+    if not numbers.exists():  # its code changed while it ran: nothing was cached
+        raise ArtifactError(f"{artifact.label}: its code changed while it was computed; build again")
+    return numbers.read_bytes()
 
 
 def verified_path(artifact: Artifact) -> Path:

@@ -18,6 +18,9 @@ from state_simulators.cache import atomic_write, cache_dir
 
 REPORT_ENV = "STATE_SIMULATORS_BUILD_REPORT"
 REFERENCE = re.compile(r"\b((?:figures|data)/[^\s\"'()<>\]\[]+\.(?:svg|json))")
+# A figure on a line of its own: `![alt](figures/name.svg)`, perhaps indented (in a tab, a list)
+FIGURE_LINE = re.compile(r"^([ \t]*)!\[.*\]\((figures/[A-Za-z0-9._-]+)\.svg\)[ \t]*$")
+BRANCH = "main"  # the branch the "Code" links under figures point into
 FACT = re.compile(r"\{\{\s*([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)\s*\}\}")
 
 
@@ -81,6 +84,16 @@ class Build:
                 users.setdefault(path, []).append(page)
         return dict(sorted(users.items()))
 
+    def site_files(self, pages: dict[str, str]) -> list[tuple[str, bytes]]:
+        """Every generated file `pages` need, as (site path, bytes): the figures and data files
+        they reference, and beside each figure `figures/<name>.json`, the numbers it plots."""
+        found = []
+        for path, users in self.used(pages).items():
+            found.append((path, self.make(path, users)))
+            if self.known[path].kind == "figure":
+                found.append((data_file(path), artifacts.figure_bytes(self.known[path])))
+        return found
+
     def make(self, path: str, users: list[str]) -> bytes:
         artifact = self.known[path]
         started = time.perf_counter()
@@ -111,13 +124,33 @@ class Build:
             used.append(key)
         return str(self._facts[group][key])
 
-    def page_markdown(self, markdown: str, page: str, root: Path) -> str:
-        """Check the page's includes, then put the build's numbers into its prose."""
+    def page_markdown(self, markdown: str, page: str, root: Path, repo_url: str | None = None) -> str:
+        """Check the page's includes, put the build's numbers into its prose, and give every
+        figure its "Data" and "Code" links (the code on `repo_url`, when the site has one)."""
         try:
             includes.check(markdown, page, root)
         except includes.IncludeError as error:
             raise BuildError(str(error)) from None
-        return substitute_prose(markdown, lambda m: self.fact(m.group(1), m.group(2), page))
+        markdown = substitute_prose(markdown, lambda m: self.fact(m.group(1), m.group(2), page))
+        return map_prose(
+            markdown,
+            lambda line: FIGURE_LINE.sub(lambda m: m.group(0) + self.sources_line(m, repo_url), line),
+        )
+
+    def sources_line(self, match: re.Match, repo_url: str | None) -> str:
+        """The paragraph under a figure: its data file, and the function that drew it."""
+        indent, stem = match.group(1), match.group(2)
+        artifact = self.known.get(f"{stem}.svg")
+        if artifact is None:  # `used` has refused the page already; nothing to link
+            return ""
+        code = f"`{artifact.module.removeprefix('snippets.')}.{artifact.function}`"
+        if repo_url:
+            source = artifact.module.replace(".", "/") + ".py"
+            code = f"[{code}]({repo_url.rstrip('/')}/blob/{BRANCH}/{source}#L{artifact.line})"
+        return (
+            f"\n{indent}\n{indent}**Data** [{stem.removeprefix('figures/')}.json]({stem}.json) · "
+            f"**Code** {code}\n{indent}{{: .ss-figure-sources }}\n{indent}"
+        )
 
     def finish(self) -> Report:
         from state_simulators import model
@@ -128,6 +161,11 @@ class Build:
         return self.report
 
 
+def data_file(figure: str) -> str:
+    """`figures/name.svg` -> `figures/name.json`: where the numbers it plots are served."""
+    return figure.removesuffix(".svg") + ".json"
+
+
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+-]*)")
 OUTPUT_BLOCK = "text"  # a fenced block of this language shows what the build computed
 
@@ -136,6 +174,11 @@ def substitute_prose(markdown: str, replace) -> str:
     """`FACT.sub(replace, …)` in the prose and in `text` blocks (generated output), but not in
     code blocks of any other language: a code block shows what is written. Inline code counts
     as prose: pages quote a computed prompt as `{{ group.prompt }}` in backticks."""
+    return map_prose(markdown, lambda line: FACT.sub(replace, line))
+
+
+def map_prose(markdown: str, change) -> str:
+    """`change(line)` for every line of prose and of `text` blocks; code blocks as written."""
     out, fence, language = [], None, None
     for line in markdown.splitlines(keepends=True):
         marker = FENCE.match(line)
@@ -144,6 +187,6 @@ def substitute_prose(markdown: str, replace) -> str:
         elif fence is not None and marker and marker.group(1).startswith(fence) and not marker.group(2):
             fence = None
         elif fence is None or language == OUTPUT_BLOCK:
-            line = FACT.sub(replace, line)
+            line = change(line)
         out.append(line)
     return "".join(out)

@@ -42,8 +42,9 @@ def test_discover_reads_declarations_without_importing(package):
     found = artifacts.discover()
     assert set(found) == {"figures/tiny.svg", "data/tiny.json", "facts/tiny"}
     assert found["data/tiny.json"] == artifacts.Artifact(
-        "data", "tiny.json", "snippets.tiny", "tiny_data", ("snippets/table.txt",)
+        "data", "tiny.json", "snippets.tiny", "tiny_data", ("snippets/table.txt",), line=11
     )
+    assert FIGURE_MODULE.splitlines()[11 - 1].startswith('@data("tiny.json"')
     assert found["facts/tiny"].machine_dependent and not found["figures/tiny.svg"].machine_dependent
     assert "snippets.tiny" not in sys.modules
 
@@ -108,17 +109,45 @@ def test_a_module_edited_after_its_import_is_read_again_before_it_computes(packa
 
 def test_a_result_whose_code_changed_while_it_ran_is_shown_but_not_cached(package, monkeypatch):
     facts = artifacts.discover()["facts/tiny"]
-    compute = artifacts.compute
+    render = artifacts.render
 
     def edited_meanwhile(artifact):
-        content = compute(artifact)
+        content = render(artifact)
         (package / "tiny.py").write_text(FIGURE_MODULE + "\n\ndef later():\n    return 2\n")
         return content
 
-    monkeypatch.setattr(artifacts, "compute", edited_meanwhile)
+    monkeypatch.setattr(artifacts, "render", edited_meanwhile)
     before = artifacts.cached_path(facts)
     assert artifacts.produce(facts) == (b'{\n "answer": "42"\n}', False)
     assert not before.exists() and not artifacts.cached_path(facts).exists()
+
+
+def test_a_figure_is_cached_with_the_numbers_it_plots(package):
+    tiny = artifacts.discover()["figures/tiny.svg"]
+    svg, _ = artifacts.produce(tiny)
+    plotted = json.loads(artifacts.figure_bytes(tiny))
+    assert plotted["axes"][0]["lines"][0]["y"] == [1, 0]
+    assert svg == artifacts.compute(tiny)  # what an independent recompute checks: the SVG
+    # an entry whose data went missing is computed again, not served without it
+    artifacts.data_path(tiny).unlink()
+    assert artifacts.produce(tiny) == (svg, False)
+    assert artifacts.data_path(tiny).exists()
+    assert artifacts.produce(artifacts.discover()["data/tiny.json"])[1] is False
+    assert not artifacts.data_path(artifacts.discover()["data/tiny.json"]).exists()
+
+
+def test_a_figure_whose_code_changed_while_it_ran_has_no_data_to_serve(package, monkeypatch):
+    tiny = artifacts.discover()["figures/tiny.svg"]
+    render = artifacts.render
+
+    def edited_meanwhile(artifact):
+        content = render(artifact)
+        (package / "tiny.py").write_text(FIGURE_MODULE + "\n\ndef later():\n    return 2\n")
+        return content
+
+    monkeypatch.setattr(artifacts, "render", edited_meanwhile)
+    with pytest.raises(artifacts.ArtifactError, match="changed while it was computed; build again"):
+        artifacts.figure_bytes(tiny)
 
 
 def test_the_cache_key_covers_the_compute_step(package, monkeypatch):

@@ -69,3 +69,38 @@ def test_numbers_go_into_prose_and_output_blocks_but_code_shows_what_is_written(
         "A 42 and `42` inline.\n\n```python\nx = '{{ g.a }}'\n```\n\n"
         "~~~~bash\n{{ g.a }}\n~~~\nstill code\n~~~~\n```text\n42\n```\nAfter: 42\n"
     )
+
+
+def test_every_figure_gets_its_data_and_code_links_but_code_blocks_do_not(tmp_path):
+    made = build.Build()
+    figure = made.known["figures/next-token.svg"]
+    markdown = (
+        "![A bar chart](figures/next-token.svg)\n"
+        "Right after.\n\n"
+        '=== "Tab"\n\n    ![In a tab](figures/next-token.svg)\n\n'
+        "```markdown\n![shown, not drawn](figures/next-token.svg)\n```\n"
+        "Inline: ![x](figures/next-token.svg) is not a figure of its own.\n"
+    )
+    out = made.page_markdown(markdown, "a.md", tmp_path, "https://example.org/repo/")
+    url = f"https://example.org/repo/blob/main/snippets/next_token.py#L{figure.line}"
+    code = f"[`next_token.{figure.function}`]({url})"
+    line = f"**Data** [next-token.json](figures/next-token.json) · **Code** {code}"
+    assert out.count(line) == 2
+    assert "\n" + line + "\n{: .ss-figure-sources }\n\nRight after." in out
+    assert "\n    " + line + "\n    {: .ss-figure-sources }\n" in out
+    assert "```markdown\n![shown, not drawn](figures/next-token.svg)\n```" in out
+    plain = made.page_markdown("![A bar chart](figures/next-token.svg)\n", "a.md", tmp_path)
+    assert f"**Code** `next_token.{figure.function}`\n" in plain  # no site repository: no link
+    # a figure nobody declared gets no links (the build refuses the page in `used`)
+    assert "**Data**" not in made.page_markdown("![x](figures/nope.svg)\n", "a.md", tmp_path)
+
+
+def test_the_site_gets_each_figure_with_the_numbers_it_plots(lm):
+    made = build.Build()
+    found = dict(made.site_files({"a.md": "![x](figures/next-token.svg) and data/explorer.json"}))
+    assert sorted(found) == ["data/explorer.json", "figures/next-token.json", "figures/next-token.svg"]
+    assert build.data_file("figures/next-token.svg") == "figures/next-token.json"
+    import json
+
+    bars = json.loads(found["figures/next-token.json"])["axes"][0]["bars"]
+    assert bars and all(h >= 0 for b in bars for h in b["height"] + b["width"])

@@ -106,6 +106,58 @@ def test_a_warm_build_is_offline_and_computes_nothing(built_site, tmp_path):
     print(f"warm build: {seconds:.1f} s")
 
 
+def plotted_groups(svg: str) -> dict[str, int]:
+    """What an SVG that matplotlib wrote draws, outside the axes' own ticks: lines,
+    collections and images, counted by the ids matplotlib gives their groups."""
+    from xml.etree import ElementTree
+
+    tree = ElementTree.fromstring(svg)
+    counts = {"lines": 0, "collections": 0, "images": 0}
+
+    def walk(node, in_axis):
+        ident = node.get("id", "")
+        in_axis = in_axis or ident.startswith(("matplotlib.axis", "legend"))
+        if not in_axis and node.tag.endswith("}g") and ident.startswith("line2d_"):
+            counts["lines"] += 1
+        elif not in_axis and node.tag.endswith("}g") and re.fullmatch(r"\w*(Collection|Mesh)_\d+", ident):
+            counts["collections"] += 1
+        elif node.tag.endswith("}image"):  # an image, or a mesh that matplotlib rasterised
+            counts["images"] += 1
+        for child in node:
+            walk(child, in_axis)
+
+    walk(tree, False)
+    return counts
+
+
+def test_every_figure_has_its_data_and_code_and_the_data_is_what_it_draws(built_site):
+    known = artifacts.discover()
+    figures = 0
+    for html in built_site.rglob("*.html"):
+        text = html.read_text()
+        for name in re.findall(r'<img[^>]+src="[./]*figures/([\w.-]+)\.svg"', text):
+            figures += 1
+            artifact = known[f"figures/{name}.svg"]
+            after = text[text.index(f"figures/{name}.svg") :]
+            sources = re.search(r'<p class="ss-figure-sources">(.*?)</p>', after, re.S).group(1)
+            assert f'figures/{name}.json"' in sources, (html, name)
+            module = artifact.module.replace(".", "/") + ".py"
+            assert f"/blob/main/{module}#L{artifact.line}" in sources, (html, name)
+            assert artifact.function in sources
+            source_line = (ROOT / module).read_text().splitlines()[artifact.line - 1]
+            assert source_line.startswith(("@figure(", "@ figure(")) and name in source_line
+            plotted = json.loads((built_site / "figures" / f"{name}.json").read_text())
+            svg = (built_site / "figures" / f"{name}.svg").read_text()
+            counts = plotted_groups(svg)
+            axes = plotted["axes"]
+            assert counts["lines"] == sum(len(a["lines"]) for a in axes), name
+            images = sum(len(a["images"]) for a in axes)
+            collections = sum(len(a["collections"]) for a in axes)
+            assert images <= counts["images"] <= images + sum(a["colorbar"] for a in axes), name
+            assert counts["collections"] + counts["images"] == collections + images, name
+    assert figures >= len([a for a in known.values() if a.kind == "figure"]) - 1
+
+
 def test_every_facts_key_is_used_by_a_page(built_site):
     report = build.Report.read(built_site.parent / "report.json")
     unused = {}
