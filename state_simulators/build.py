@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from state_simulators import artifacts, includes
+from state_simulators import artifacts, includes, page_notebooks
 from state_simulators.cache import atomic_write, cache_dir
 
 REPORT_ENV = "STATE_SIMULATORS_BUILD_REPORT"
@@ -92,7 +92,16 @@ class Build:
             found.append((path, self.make(path, users)))
             if self.known[path].kind == "figure":
                 found.append((data_file(path), artifacts.figure_bytes(self.known[path])))
+        for page, markdown in pages.items():
+            if shown := self.figures(markdown):
+                notebook = page_notebooks.notebook_bytes(page, markdown, shown)
+                found.append((page_notebooks.notebook_path(page), notebook))
         return found
+
+    def figures(self, markdown: str) -> list[artifacts.Artifact]:
+        """The declared figures a page shows, in the order it shows them first."""
+        paths = [m.group(2) + ".svg" for line in prose_lines(markdown) if (m := FIGURE_LINE.match(line))]
+        return [self.known[p] for p in dict.fromkeys(paths) if p in self.known]
 
     def make(self, path: str, users: list[str]) -> bytes:
         artifact = self.known[path]
@@ -132,6 +141,8 @@ class Build:
         except includes.IncludeError as error:
             raise BuildError(str(error)) from None
         markdown = substitute_prose(markdown, lambda m: self.fact(m.group(1), m.group(2), page))
+        if self.figures(markdown):
+            markdown += notebook_line(page)
         return map_prose(
             markdown,
             lambda line: FIGURE_LINE.sub(lambda m: m.group(0) + self.sources_line(m, repo_url), line),
@@ -161,6 +172,17 @@ class Build:
         return self.report
 
 
+def notebook_line(page: str) -> str:
+    """The end of a page with figures: where to get them as a notebook that draws them again."""
+    notebook = page_notebooks.notebook_path(page)
+    name = notebook.rsplit("/", 1)[1]
+    return (
+        f"\n\n---\n\n**This page's figures as a notebook:** [{name}]({notebook}). Each cell "
+        "calls the function that drew one figure; run it from a clone of the project "
+        "([Run it locally](run-locally.md)).\n{: .ss-page-notebook }\n"
+    )
+
+
 def data_file(figure: str) -> str:
     """`figures/name.svg` -> `figures/name.json`: where the numbers it plots are served."""
     return figure.removesuffix(".svg") + ".json"
@@ -179,14 +201,24 @@ def substitute_prose(markdown: str, replace) -> str:
 
 def map_prose(markdown: str, change) -> str:
     """`change(line)` for every line of prose and of `text` blocks; code blocks as written."""
-    out, fence, language = [], None, None
+    return "".join(change(line) if prose else line for line, prose in _lines(markdown))
+
+
+def prose_lines(markdown: str) -> list[str]:
+    """The lines of prose and of `text` blocks, in order."""
+    return [line for line, prose in _lines(markdown) if prose]
+
+
+def _lines(markdown: str):
+    """Each line, and whether it is prose (or generated output) rather than code."""
+    fence, language = None, None
     for line in markdown.splitlines(keepends=True):
         marker = FENCE.match(line)
         if fence is None and marker:
             fence, language = marker.group(1), marker.group(2)
+            yield line, False
         elif fence is not None and marker and marker.group(1).startswith(fence) and not marker.group(2):
             fence = None
-        elif fence is None or language == OUTPUT_BLOCK:
-            line = change(line)
-        out.append(line)
-    return "".join(out)
+            yield line, False
+        else:
+            yield line, fence is None or language == OUTPUT_BLOCK
