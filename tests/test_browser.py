@@ -51,12 +51,17 @@ def watched(page, site_url):
     return page, problems
 
 
+WIDTHS = (1440, 1024, 390)  # a desktop, a small laptop or tablet, a phone
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("source", SITE_PAGES)
-def test_page_works_offline_in_both_palettes(watched, site_url, source):
+def test_page_works_offline_in_both_palettes(watched, site_url, source, width):
     page, problems = watched
+    page.set_viewport_size({"width": width, "height": 900})
     page.emulate_media(color_scheme="light")
     page.goto(site_url + page_url(source), wait_until="networkidle")
-    name = source.rsplit(".", 1)[0]
+    name = f"{source.rsplit('.', 1)[0]}-{width}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     assert page.evaluate("document.body.dataset.mdColorScheme") == "default"
