@@ -158,6 +158,26 @@ def test_every_figure_has_its_data_and_code_and_the_data_is_what_it_draws(built_
     assert figures >= len([a for a in known.values() if a.kind == "figure"]) - 1
 
 
+def test_next_from_home_walks_every_idea_before_the_pages_about_the_site(built_site):
+    """The footer's "Next" link is the reading order: the argument first, the site's own
+    pages (Run it locally, How this site works, …) only after the last idea."""
+    import yaml
+
+    config = (ROOT / "mkdocs.yml").read_text()
+    about = yaml.safe_load(config[config.index("\nnav:") :])["nav"][-1]["About this site"]
+    about_pages = {page.removesuffix(".md") + "/" for entry in about for page in entry.values()}
+    walked, here = [], ""
+    while found := re.search(
+        r'<a href="([^"]+)" class="md-footer__link md-footer__link--next"',
+        (built_site / here / "index.html").read_text(),
+    ):
+        here = os.path.normpath(os.path.join(here, found.group(1))) + "/"
+        walked.append(here)
+    first_about = next(i for i, page in enumerate(walked) if page in about_pages)
+    assert set(walked[first_about:]) == about_pages, walked
+    assert "distributions/" == walked[0] and len(walked[:first_about]) >= 8, walked
+
+
 def test_every_facts_key_is_used_by_a_page(built_site):
     report = build.Report.read(built_site.parent / "report.json")
     unused = {}
