@@ -12,9 +12,12 @@ from pathlib import Path
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import Files
 
+import logging
+
 from state_simulators import includes, keys
 
 PLUGIN = "mkdocs-jupyter"
+log = logging.getLogger("mkdocs.hooks.notebook_cache")
 
 
 def notebook_folder(notebooks: list[Path]) -> Path:
@@ -29,6 +32,9 @@ def on_files(files: Files, *, config: MkDocsConfig) -> Files:
     notebooks = [Path(f.abs_src_path) for f in files if plugin.should_include(f)]
     if notebooks:
         folder = notebook_folder(notebooks)
+        if not folder.exists() or not any(folder.iterdir()):
+            names = ", ".join(nb.name for nb in notebooks)
+            log.info(f"executing {names} for its page: its code changed or it never ran here")
         folder.mkdir(parents=True, exist_ok=True)
         plugin.config["cache_dir"] = str(folder)
     return files

@@ -184,7 +184,7 @@ def produce(artifact: Artifact) -> tuple[bytes, bool]:
     Returns (content, was_cached). A figure's data (`figure_bytes`) is cached with it.
     """
     path, numbers = cached_path(artifact), data_path(artifact)
-    if path.exists() and (artifact.kind != "figure" or numbers.exists()):
+    if is_cached(artifact):
         keys.touch(path)
         keys.touch(numbers)
         return path.read_bytes(), True
@@ -212,6 +212,12 @@ def figure_bytes(artifact: Artifact) -> bytes:
     if not numbers.exists():  # its code changed while it ran: nothing was cached
         raise ArtifactError(f"{artifact.label}: its code changed while it was computed; build again")
     return numbers.read_bytes()
+
+
+def is_cached(artifact: Artifact) -> bool:
+    """Whether `produce` would read the artifact from the cache rather than compute it."""
+    cached = cached_path(artifact).exists()
+    return cached and (artifact.kind != "figure" or data_path(artifact).exists())
 
 
 def verified_path(artifact: Artifact) -> Path:

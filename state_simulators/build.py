@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from state_simulators import artifacts, includes, page_notebooks
+from state_simulators import artifacts, includes, page_notebooks, progress
 from state_simulators.cache import atomic_write, cache_dir
 
 REPORT_ENV = "STATE_SIMULATORS_BUILD_REPORT"
@@ -69,6 +69,7 @@ class Build:
         self.known = artifacts.discover()
         self.report = Report()
         self._facts: dict[str, dict] = {}
+        self.progress = progress.Progress([], timings={})
 
     def used(self, pages: dict[str, str]) -> dict[str, list[str]]:
         """The figures and data files that `pages` ({page: markdown}) reference, with users."""
@@ -87,8 +88,14 @@ class Build:
     def site_files(self, pages: dict[str, str]) -> list[tuple[str, bytes]]:
         """Every generated file `pages` need, as (site path, bytes): the figures and data files
         they reference, and beside each figure `figures/<name>.json`, the numbers it plots."""
+        used = self.used(pages)
+        groups = self.facts_used(pages)
+        needed = [*used, *(f"facts/{group}" for group in groups)]
+        self.progress = progress.Progress([p for p in needed if not artifacts.is_cached(self.known[p])])
+        for group, users in groups.items():  # now, so that the progress lines count them too
+            self._facts[group] = json.loads(self.make(f"facts/{group}", users))
         found = []
-        for path, users in self.used(pages).items():
+        for path, users in used.items():
             found.append((path, self.make(path, users)))
             if self.known[path].kind == "figure":
                 found.append((data_file(path), artifacts.figure_bytes(self.known[path])))
@@ -98,6 +105,15 @@ class Build:
                 found.append((page_notebooks.notebook_path(page), notebook))
         return found
 
+    def facts_used(self, pages: dict[str, str]) -> dict[str, list[str]]:
+        """The declared facts groups that `pages` write into their prose, with their users."""
+        users: dict[str, list[str]] = {}
+        for page, markdown in pages.items():
+            for group, _ in FACT.findall("".join(prose_lines(markdown))):
+                if f"facts/{group}" in self.known and page not in users.get(group, []):
+                    users.setdefault(group, []).append(page)
+        return dict(sorted(users.items()))
+
     def figures(self, markdown: str) -> list[artifacts.Artifact]:
         """The declared figures a page shows, in the order it shows them first."""
         paths = [m.group(2) + ".svg" for line in prose_lines(markdown) if (m := FIGURE_LINE.match(line))]
@@ -105,6 +121,8 @@ class Build:
 
     def make(self, path: str, users: list[str]) -> bytes:
         artifact = self.known[path]
+        if path in self.progress.todo:
+            self.progress.starting(path)
         started = time.perf_counter()
         try:
             content, cached = artifacts.produce(artifact)
@@ -113,7 +131,10 @@ class Build:
                 f"{artifact.path} (used by {', '.join(users)}) failed in "
                 f"{artifact.module}.{artifact.function}: {type(error).__name__}: {error}"
             ) from error
-        self.report.made.append(Made(path, cached, round(time.perf_counter() - started, 3), users))
+        seconds = time.perf_counter() - started
+        if not cached and path in self.progress.todo:
+            self.progress.finished(path, seconds)
+        self.report.made.append(Made(path, cached, round(seconds, 3), users))
         return content
 
     def fact(self, group: str, key: str, page: str) -> str:

@@ -175,7 +175,7 @@ def test_next_from_home_walks_every_idea_before_the_pages_about_the_site(built_s
         walked.append(here)
     first_about = next(i for i, page in enumerate(walked) if page in about_pages)
     assert set(walked[first_about:]) == about_pages, walked
-    assert "distributions/" == walked[0] and len(walked[:first_about]) >= 8, walked
+    assert walked[0] == "distributions/" and len(walked[:first_about]) >= 8, walked
 
 
 def test_every_facts_key_is_used_by_a_page(built_site):
