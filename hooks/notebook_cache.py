@@ -7,12 +7,11 @@ everything they import, the model and the libraries. A change starts an empty fo
 notebook runs again; unchanged, a build re-uses the executed notebook.
 """
 
+import logging
 from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import Files
-
-import logging
 
 from state_simulators import includes, keys
 
