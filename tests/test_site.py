@@ -178,6 +178,66 @@ def test_next_from_home_walks_every_idea_before_the_pages_about_the_site(built_s
     assert walked[0] == "distributions/" and len(walked[:first_about]) >= 8, walked
 
 
+CODE_BEFORE_EVIDENCE = 20  # lines of unfolded code a section may show before its first figure
+
+
+def code_before_first_figure(html: str) -> dict[str, int]:
+    """Per section (h2) that has a figure: lines of code shown, not folded, before the figure."""
+    from html.parser import HTMLParser
+
+    class Sections(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.found, self.title, self.lines, self.seen = {}, None, 0, False
+            self.folded, self.in_pre, self.in_title, self.text = 0, False, False, ""
+            self.output = False
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "h2":
+                self.title, self.lines, self.seen, self.in_title = "", 0, False, True
+            self.folded += tag == "details"
+            classes = dict(attrs).get("class") or ""
+            if "highlight" in classes.split():  # generated output (a `text` block) is evidence
+                self.output = "language-" not in classes or "language-text" in classes
+            self.in_pre, self.text = (True, "") if tag == "pre" else (self.in_pre, self.text)
+            src = dict(attrs).get("src") or ""
+            if tag == "img" and "figures/" in src and self.title is not None and not self.seen:
+                self.seen, self.found[self.title] = True, self.lines
+
+        def handle_endtag(self, tag):
+            self.in_title = self.in_title and tag != "h2"
+            self.folded -= tag == "details"
+            if tag == "pre":
+                self.in_pre = False
+                if self.title is not None and not (self.seen or self.folded or self.output):
+                    self.lines += self.text.count("\n") + 1
+
+        def handle_data(self, data):
+            self.title = self.title + data if self.in_title else self.title
+            self.text = self.text + data if self.in_pre else self.text
+
+    parser = Sections()
+    parser.feed(html)
+    return parser.found
+
+
+def test_evidence_follows_its_claim_without_a_wall_of_code(built_site):
+    """Long code is folded (`??? example "The code: …"`), so a section's figure comes soon
+    after the claim it supports."""
+    walls = {}
+    for html in built_site.glob("*/index.html"):
+        for section, lines in code_before_first_figure(html.read_text()).items():
+            if lines > CODE_BEFORE_EVIDENCE:
+                walls[f"{html.parent.name}: {section.strip()}"] = lines
+    assert walls == {}
+    code = "<div class='language-python highlight'><pre>1\n2\n3</pre></div>"
+    assert code_before_first_figure(f"<h2>A</h2>{code}<img src='figures/a.svg'>") == {"A": 3}
+    output = "<h2>C</h2><div class='highlight'><pre>1\n2</pre></div><img src='figures/c.svg'>"
+    assert code_before_first_figure(output) == {"C": 0}
+    folded = f"<h2>B</h2><details>{code}</details><img src='figures/b.svg'>"
+    assert code_before_first_figure(folded) == {"B": 0}
+
+
 def test_every_facts_key_is_used_by_a_page(built_site):
     report = build.Report.read(built_site.parent / "report.json")
     unused = {}
