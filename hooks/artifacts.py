@@ -14,10 +14,24 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from state_simulators import artifacts, build, freshness
+from state_simulators import artifacts, build, deferred, freshness
 
 log = logging.getLogger("mkdocs.hooks.artifacts")
 _build: build.Build | None = None
+_serving = False
+
+
+def on_startup(*, command: str, dirty: bool) -> None:
+    global _serving
+    _serving = command == "serve"  # serve pages at once, computing in the background
+
+
+def on_serve(server, *, config: MkDocsConfig, builder):
+    trigger = deferred.trigger_path()
+    if not trigger.exists():
+        trigger.write_text("")
+    server.watch(str(trigger))  # the background build rewrites it after each artifact
+    return server
 
 
 def on_files(files: Files, *, config: MkDocsConfig) -> Files:
@@ -25,10 +39,13 @@ def on_files(files: Files, *, config: MkDocsConfig) -> Files:
     if dropped := freshness.forget_edited_snippets():
         log.info(f"snippets edited: re-importing {len(dropped)} modules")
     try:
-        _build = build.Build()
+        _build = build.Build(defer=_serving)
         pages = {page.src_uri: page.content_string for page in files.documentation_pages()}
         for path, content in _build.site_files(pages):
             files.append(File.generated(config, path, content=content))
+        if _build.deferred:
+            log.info(f"{len(_build.deferred)} of {_build.needed} artifacts not computed yet: placeholders")
+            deferred.WORKER.start(config.config_file_path)
     except (build.BuildError, artifacts.ArtifactError) as error:
         raise PluginError(str(error)) from error
     for made in _build.report.made:

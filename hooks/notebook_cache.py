@@ -13,10 +13,16 @@ from pathlib import Path
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import Files
 
-from state_simulators import includes, keys
+from state_simulators import deferred, includes, keys
 
 PLUGIN = "mkdocs-jupyter"
 log = logging.getLogger("mkdocs.hooks.notebook_cache")
+_serving = False
+
+
+def on_startup(*, command: str, dirty: bool) -> None:
+    global _serving
+    _serving = command == "serve"
 
 
 def notebook_folder(notebooks: list[Path]) -> Path:
@@ -31,9 +37,17 @@ def on_files(files: Files, *, config: MkDocsConfig) -> Files:
     notebooks = [Path(f.abs_src_path) for f in files if plugin.should_include(f)]
     if notebooks:
         folder = notebook_folder(notebooks)
+        names = ", ".join(nb.name for nb in notebooks)
         if not folder.exists() or not any(folder.iterdir()):
-            names = ", ".join(nb.name for nb in notebooks)
-            log.info(f"executing {names} for its page: its code changed or it never ran here")
+            if deferred.WORKER.running or (_serving and deferred.WORKER.start(config.config_file_path)):
+                # under `mkdocs serve`: shown unexecuted until the background build has run it
+                log.info(f"{names}: shown unexecuted; it runs in the background")
+                plugin.config["execute"] = False
+                folder = folder.with_name(folder.name + ".unexecuted")
+            else:
+                log.info(f"executing {names} for its page: its code changed or it never ran here")
+        else:
+            plugin.config["execute"] = True
         folder.mkdir(parents=True, exist_ok=True)
         plugin.config["cache_dir"] = str(folder)
     return files

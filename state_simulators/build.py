@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from state_simulators import artifacts, includes, page_notebooks, progress
+from state_simulators import artifacts, deferred, includes, page_notebooks, progress
 from state_simulators.cache import atomic_write, cache_dir
 
 REPORT_ENV = "STATE_SIMULATORS_BUILD_REPORT"
@@ -65,11 +65,16 @@ def report_path() -> Path:
 class Build:
     """The state of one build: what is declared, what pages use, what was made."""
 
-    def __init__(self) -> None:
+    def __init__(self, defer: bool = False) -> None:
+        """`defer=True` (under `mkdocs serve`): serve placeholders for what is not cached and
+        leave computing it to a background build (state_simulators/deferred.py)."""
         self.known = artifacts.discover()
         self.report = Report()
-        self._facts: dict[str, dict] = {}
+        self._facts: dict[str, dict | None] = {}
         self.progress = progress.Progress([], timings={})
+        self.defer = defer
+        self.deferred: dict[str, list[str]] = {}  # what is served as a placeholder, by its users
+        self.needed = 0  # how many figures, data files and facts groups the pages use
 
     def used(self, pages: dict[str, str]) -> dict[str, list[str]]:
         """The figures and data files that `pages` ({page: markdown}) reference, with users."""
@@ -90,20 +95,36 @@ class Build:
         they reference, and beside each figure `figures/<name>.json`, the numbers it plots."""
         used = self.used(pages)
         groups = self.facts_used(pages)
-        needed = [*used, *(f"facts/{group}" for group in groups)]
-        self.progress = progress.Progress([p for p in needed if not artifacts.is_cached(self.known[p])])
+        needed = {**used, **{f"facts/{group}": users for group, users in groups.items()}}
+        todo = [p for p in needed if not artifacts.is_cached(self.known[p])]
+        self.needed = len(needed)
+        if self.defer:
+            self.deferred = {p: needed[p] for p in todo}
+            todo = []
+        self.progress = progress.Progress(todo)
         for group, users in groups.items():  # now, so that the progress lines count them too
-            self._facts[group] = json.loads(self.make(f"facts/{group}", users))
+            if f"facts/{group}" not in self.deferred:
+                self._facts[group] = json.loads(self.make(f"facts/{group}", users))
         found = []
         for path, users in used.items():
-            found.append((path, self.make(path, users)))
-            if self.known[path].kind == "figure":
-                found.append((data_file(path), artifacts.figure_bytes(self.known[path])))
+            found.extend(self.files_for(path, users))
         for page, markdown in pages.items():
             if shown := self.figures(markdown):
                 notebook = page_notebooks.notebook_bytes(page, markdown, shown)
                 found.append((page_notebooks.notebook_path(page), notebook))
         return found
+
+    def files_for(self, path: str, users: list[str]) -> list[tuple[str, bytes]]:
+        """A figure with the numbers it plots, or a data file; placeholders if deferred."""
+        figure = self.known[path].kind == "figure"
+        if path in self.deferred:
+            ready = f"{self.needed - len(self.deferred)} of {self.needed}"
+            shown = deferred.placeholder_svg(path, ready) if figure else deferred.placeholder_json(path)
+            numbers = deferred.placeholder_json(path)
+        else:
+            shown = self.make(path, users)
+            numbers = artifacts.figure_bytes(self.known[path]) if figure else b""
+        return [(path, shown), (data_file(path), numbers)] if figure else [(path, shown)]
 
     def facts_used(self, pages: dict[str, str]) -> dict[str, list[str]]:
         """The declared facts groups that `pages` write into their prose, with their users."""
@@ -134,10 +155,13 @@ class Build:
         seconds = time.perf_counter() - started
         if not cached and path in self.progress.todo:
             self.progress.finished(path, seconds)
+            deferred.signal(path)  # a server waiting for it rebuilds
         self.report.made.append(Made(path, cached, round(seconds, 3), users))
         return content
 
     def fact(self, group: str, key: str, page: str) -> str:
+        if f"facts/{group}" in self.deferred:
+            return deferred.FACT
         if group not in self._facts:
             if f"facts/{group}" not in self.known:
                 raise BuildError(
@@ -164,6 +188,10 @@ class Build:
         markdown = substitute_prose(markdown, lambda m: self.fact(m.group(1), m.group(2), page))
         if self.figures(markdown):
             markdown += notebook_line(page)
+        waiting = sum(page in users for users in self.deferred.values())
+        if waiting:  # under the page's title
+            title, rest = markdown.split("\n", 1) if markdown.startswith("# ") else ("", markdown)
+            markdown = f"{title}\n\n{deferred.banner(waiting)}{rest}"
         return map_prose(
             markdown,
             lambda line: FIGURE_LINE.sub(lambda m: m.group(0) + self.sources_line(m, repo_url), line),
@@ -187,6 +215,7 @@ class Build:
     def finish(self) -> Report:
         from state_simulators import model
 
+        deferred.signal("finished")
         self.report.model_loaded = model.load.cache_info().currsize > 0
         self.report.imported = sorted(m for m in ("torch", "transformers") if m in sys.modules)
         self.report.write(report_path())

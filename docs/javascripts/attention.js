@@ -339,7 +339,13 @@
     var src = root.getAttribute("data-src"), base = src.slice(0, src.lastIndexOf("/") + 1);
     fetch(src)
       .then(function (r) { return r.json(); })
-      .then(function (index) { new Viewer(root, index, base); })
+      .then(function (index) {
+        if (index.computing) {  // a fresh `mkdocs serve` computes it in the background
+          root.textContent = "Still computing " + index.computing + ": this page reloads by itself when it is ready.";
+          return;
+        }
+        new Viewer(root, index, base);
+      })
       .catch(function (error) {
         root.textContent = "The attention viewer could not load " + src + ": " + error;
       });
