@@ -3,7 +3,7 @@
 For a few prompts the build stores, per lens (logit, tuned) and per cell (layer × position):
 the TOP most likely tokens and their probabilities, the entropy, and the probability and rank
 of the final answer (the model's own top token at that position); and, for the target picker,
-the probability at every cell of each token that is the top token at some cell of either lens.
+the probability at every cell of each token that is the top token at some cell of that lens.
 Probabilities are stored as integers in units of 1 / P_SCALE, entropies in units of
 1 / ENTROPY_SCALE bits, and each grid as one string (`encode`). One file per prompt; every file
 also names all the prompts, and the page (docs/javascripts/lens.js) loads a prompt's file only
@@ -73,16 +73,15 @@ def read_cells(logits: torch.Tensor, answers: torch.Tensor) -> dict[str, torch.T
     }
 
 
-def picker_tokens(lenses: dict[str, torch.Tensor]) -> list[int]:
-    """The tokens the picker offers: each one the top token of some cell of some lens."""
-    return sorted({int(i) for logits in lenses.values() for i in logits.argmax(-1).flatten()})
-
-
-def by_best(p: torch.Tensor, tokens: list[int]) -> list[int]:
-    """`tokens` by their best probability at any cell of p (layers + 1, positions, vocab),
-    highest first (ties: the lower id first)."""
+def picker_tokens(p: torch.Tensor) -> list[int]:
+    """The tokens the picker offers for one lens's probabilities p (layers + 1, positions,
+    vocab): each one the top token of some cell, by its best probability at any cell, highest
+    first (ties: the lower id first)."""
+    tokens = p.argmax(dim=-1).unique()
     best = p[..., tokens].amax(dim=(0, 1)).tolist()
-    return [t for _, t in sorted(zip(best, tokens), key=lambda pair: (-pair[0], pair[1]))]
+    return [
+        t for _, t in sorted(zip(best, tokens.tolist()), key=lambda pair: (-pair[0], pair[1]))
+    ]
 
 
 # --8<-- [end:cells]
@@ -134,11 +133,10 @@ def prompt_data(label: str, lm: LanguageModel | None = None, maps: dict | None =
         return [table.setdefault(int(t), len(table)) for t in token_ids]
 
     entry = {"inputs": names(ids), "answers": names(answers), "lenses": {}}
-    targets = picker_tokens(lenses)
     for name, z in lenses.items():
         cells = read_cells(z, answers)
         p = torch.softmax(z.double(), dim=-1)
-        order = by_best(p, targets)
+        order = picker_tokens(p)
         p = p[..., order]
         entry["lenses"][name] = {
             "top": encode(names(cells["top"].flatten())),

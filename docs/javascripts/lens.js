@@ -171,7 +171,10 @@
       } else if (state.mode === "rank") {
         scaleLabel.textContent = "rank of the final answer (log scale, 1 = top token)";
         marks = [];
-        for (var r = 1; r < index.vocab; r *= 10) marks.push([1 - Math.log(r) / Math.log(index.vocab), thousands(r)]);
+        // powers of ten, but none so close to the vocabulary's size that the labels collide
+        for (var r = 1; Math.log(r) / Math.log(index.vocab) <= 0.8; r *= 10) {
+          marks.push([1 - Math.log(r) / Math.log(index.vocab), thousands(r)]);
+        }
         marks.push([0, thousands(index.vocab)]);
       } else {
         scaleLabel.textContent = "entropy of the lens's distribution, bits (max = log\u2082 vocabulary)";
@@ -181,7 +184,9 @@
       }
       ticks.textContent = "";
       marks.forEach(function (m) {
-        var tick = el("span", { "class": "ss-lens-tick" }, m[1]);
+        // the ticks at the ends are aligned inwards, so that their labels stay inside the box
+        var edge = m[0] <= 0 ? " ss-lens-tick-start" : m[0] >= 1 ? " ss-lens-tick-end" : "";
+        var tick = el("span", { "class": "ss-lens-tick" + edge }, m[1]);
         tick.style.left = (100 * m[0]).toFixed(2) + "%";
         ticks.appendChild(tick);
       });
@@ -341,8 +346,9 @@
     grid.addEventListener("pointermove", function (event) {
       if (event.pointerType !== "mouse") return;
       var cell = cellOf(event);
-      if (cell && cell.getAttribute("aria-selected") === "true") return;
-      if (cell) show(+cell.getAttribute("data-layer"), +cell.getAttribute("data-position"), false);
+      if (!cell || cell.getAttribute("aria-selected") === "true") return;
+      // while the grid has the keyboard's focus, it follows the mouse: one current cell
+      show(+cell.getAttribute("data-layer"), +cell.getAttribute("data-position"), grid.contains(document.activeElement));
     });
     grid.addEventListener("click", function (event) {
       var cell = cellOf(event);
