@@ -39,7 +39,8 @@ def to_mathml(tex: str, display: bool) -> str:
             f"cannot render the formula {tex!r} faithfully ({what!r} would not show as written): "
             "use an environment such as aligned for rows, and supported commands"
         )
-    return mathml
+    # MathML's text is a run of symbols ("p i = e z i / T"): keep it out of the search index
+    return mathml.replace("<math ", "<math data-search-exclude ", 1)
 
 
 def convert_page(content: str) -> str:
