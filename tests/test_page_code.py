@@ -48,7 +48,7 @@ def test_every_page_links_the_code_it_shows_its_tests_and_how_to_run_it(built_si
         if test:
             assert f'href="{REPO}/blob/main/{test}"' in box, path
         name = path.removeprefix("snippets/").removesuffix(".py").replace("/", ".")
-        assert (f"python -m snippets.{name}" in box) == (name in runner.runnable_modules()), path
+        assert (f"python -m snippets.{name}</code>" in box) == (name in runner.runnable_modules()), path
 
 
 def test_the_data_for_the_box_names_files_tests_and_commands():
