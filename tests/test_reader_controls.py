@@ -36,7 +36,10 @@ def test_every_control_shows_a_focus_ring_by_keyboard(page, site_url):
         page.keyboard.press("Tab")
         focused = page.evaluate(
             """() => { const e = document.activeElement, s = getComputedStyle(e);
-                 return [e.id, e.matches(':focus-visible'), s.outlineStyle, parseFloat(s.outlineWidth)]; }"""
+                 let opacity = 1;  // a greyed-out ancestor would grey the ring too
+                 for (let n = e; n; n = n.parentElement) opacity *= parseFloat(getComputedStyle(n).opacity);
+                 return [e.id, e.matches(':focus-visible') && opacity === 1, s.outlineStyle,
+                         parseFloat(s.outlineWidth)]; }"""
         )
         if focused[0] == "ss-ex-draw":
             break
