@@ -123,22 +123,69 @@
 
   function percent(x) { return (100 * x).toFixed(2) + " %"; }
 
+  // A slider row: an on/off box whose label toggles it (for a sampler), the slider, a field to
+  // type the value in, and a line for what was wrong with a typed value. The <output> holds the
+  // value in force, for screen readers (the typed field shows it on screen).
   function slider(name, label, min, max, step, value, optional) {
     var row = el("div", { "class": "ss-ex-control" });
-    var head = el("label", { "for": "ss-ex-" + name });
-    var box = null;
+    var head, box = null;
     if (optional) {
-      box = el("input", { type: "checkbox", id: "ss-ex-" + name + "-on", "aria-label": "use " + label });
-      row.appendChild(box);
+      head = el("label", { "class": "ss-ex-switch" });
+      box = el("input", { type: "checkbox", id: "ss-ex-" + name + "-on" });
+      head.appendChild(box);
+      head.appendChild(document.createTextNode(label));
+    } else {
+      head = el("label", { "for": "ss-ex-" + name }, label);
     }
-    head.textContent = label;
-    var input = el("input", { type: "range", id: "ss-ex-" + name, min: min, max: max, step: step });
+    var input = el("input", { type: "range", id: "ss-ex-" + name, min: min, max: max, step: step,
+      "aria-label": label });
     input.value = value;
-    var out = el("output", { id: "ss-ex-" + name + "-value", "for": "ss-ex-" + name });
-    row.appendChild(head);
-    row.appendChild(input);
-    row.appendChild(out);
-    return { row: row, input: input, box: box, out: out };
+    var typed = el("input", { type: "text", inputmode: "decimal", id: "ss-ex-" + name + "-typed",
+      "class": "ss-ex-typed", "aria-label": label + ", typed (" + min + " to " + max + ")",
+      autocomplete: "off", spellcheck: "false" });
+    var out = el("output", { id: "ss-ex-" + name + "-value", "for": "ss-ex-" + name, "class": "ss-ex-sr" });
+    var error = el("p", { id: "ss-ex-" + name + "-error", "class": "ss-ex-error", "aria-live": "polite" });
+    [head, input, typed, out, error].forEach(function (node) { row.appendChild(node); });
+    return { row: row, input: input, box: box, out: out, typed: typed, error: error, label: label };
+  }
+
+  // A typed value goes through the slider itself, so it is clamped to the slider's range and
+  // rounded to its step just as a drag would be; the message says what became of it.
+  function applyTyped(c) {
+    var text = c.typed.value.trim().replace(",", "."), min = c.input.min, max = c.input.max;
+    var wanted = text === "" ? NaN : Number(text);
+    if (!isFinite(wanted)) {
+      c.error.textContent = c.label + " takes a number from " + min + " to " + max + ": \u201c" +
+        c.typed.value + "\u201d is not one; kept " + c.input.value + ".";
+      c.typed.value = c.input.value;
+      return false;
+    }
+    c.input.value = String(wanted);
+    var got = parseFloat(c.input.value);
+    c.error.textContent = got === wanted ? "" : c.label + " runs from " + min + " to " + max +
+      " in steps of " + c.input.step + ": " + text + " became " + c.input.value + ".";
+    return true;
+  }
+
+  // A vertical swipe that starts on a slider scrolls the page (touch-action: pan-y in the CSS);
+  // if the touch already moved the slider (or switched its sampler on), that is put back.
+  function keepOnVerticalSwipe(c, changed) {
+    var input = c.input, x = 0, y = 0, before = null, wasOn = false;
+    input.addEventListener("touchstart", function (e) {
+      x = e.touches[0].clientX; y = e.touches[0].clientY; before = input.value;
+      wasOn = !c.box || c.box.checked;
+    }, { passive: true });
+    function settle(e) {
+      var t = e.changedTouches[0];
+      if (before !== null && Math.abs(t.clientY - y) > Math.abs(t.clientX - x)) {
+        input.value = before;
+        if (c.box) c.box.checked = wasOn;
+        changed();
+      }
+      before = null;
+    }
+    input.addEventListener("touchend", settle);
+    input.addEventListener("touchcancel", settle);
   }
 
   function init(root, data) {
@@ -154,9 +201,10 @@
       min_p: slider("min-p", "min-p", "0.01", "1", "0.01", start.min_p, true)
     };
     var last = el("input", { type: "checkbox", id: "ss-ex-last" });
-    var lastLabel = el("label", { "for": "ss-ex-last" }, "temperature after the cuts (not what transformers does)");
+    var lastLabel = el("label", {});
+    lastLabel.appendChild(last);
+    lastLabel.appendChild(document.createTextNode("temperature after the cuts (not what transformers does)"));
     var lastRow = el("div", { "class": "ss-ex-order" });
-    lastRow.appendChild(last);
     lastRow.appendChild(lastLabel);
 
     var stats = el("div", { "class": "ss-ex-stats", "aria-live": "polite" });
@@ -199,6 +247,7 @@
       Object.keys(controls).forEach(function (key) {
         var c = controls[key];
         c.out.textContent = c.input.value;
+        if (document.activeElement !== c.typed) c.typed.value = c.input.value;
         c.row.classList.toggle("ss-ex-off", !!c.box && !c.box.checked);
       });
       current = view(z, s, last.checked);
@@ -249,8 +298,18 @@
 
     select.addEventListener("change", choose);
     Object.keys(controls).forEach(function (key) {
-      controls[key].input.addEventListener("input", render);
-      if (controls[key].box) controls[key].box.addEventListener("change", render);
+      var c = controls[key];
+      // moving or typing a switched-off sampler's value switches it on
+      function switchOn() { if (c.box) c.box.checked = true; }
+      c.input.addEventListener("input", function () { switchOn(); c.error.textContent = ""; render(); });
+      c.typed.addEventListener("change", function () {
+        if (applyTyped(c)) switchOn();
+        render();
+      });
+      c.typed.addEventListener("keydown", function (e) { if (e.key === "Enter") c.typed.blur(); });
+      c.typed.addEventListener("blur", function () { c.typed.value = c.input.value; });
+      keepOnVerticalSwipe(c, render);
+      if (c.box) c.box.addEventListener("change", render);
     });
     last.addEventListener("change", render);
     button.addEventListener("click", function () {
