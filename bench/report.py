@@ -17,12 +17,22 @@ HEADER = ["Measure", "n", "Median (min – max)", "Peak memory", "Target", "Resu
 COLOURS = {"met": "green", "missed": "bold red", "not measured": "yellow"}
 
 
+PAGE_HEADER = ["Measure", "Median (min – max)", "Target", "Result"]
+
+
+def measure_cell(row: Row) -> str:
+    """The measure, with n, peak memory and the notes on a second, smaller line: four columns
+    fit a phone's width where the terminal's seven do not."""
+    details = [f"n = {row.n}" if row.n else "", f"peak {rss_cell(row)}" if row.rss_kb else "", row.note]
+    details = "; ".join(" ".join(d.split()) for d in details if d)
+    return row.measure + (f"<br><small>{details}</small>" if details else "")
+
+
 def results_table(rows: list[Row]) -> str:
-    """One line per measure: n, median and range, peak memory, target, result, notes."""
-    lines = [
-        [r.measure, r.n or "", value_cell(r), rss_cell(r), r.target, result_cell(r), r.note] for r in rows
-    ]
-    return markdown_table(HEADER, lines)
+    """One line per measure: the measure (n, peak memory, notes beneath), median and range,
+    target, result."""
+    lines = [[measure_cell(r), value_cell(r), r.target, result_cell(r)] for r in rows]
+    return markdown_table(PAGE_HEADER, lines)
 
 
 def weights_table(weights: list[dict]) -> str:
@@ -72,7 +82,7 @@ def block(rows: list[Row], details: dict, info: dict, options: dict) -> str:
         f"Options: `{options_text(options)}`.",
         verdict(rows),
         results_table(rows),
-        "#### Page weight",
+        "### Page weight",
         "Each built page with the distinct local files it makes the browser load (stylesheets, "
         "scripts, images, figures, data).",
         weights_table(details["page_weights"]),
@@ -81,7 +91,7 @@ def block(rows: list[Row], details: dict, info: dict, options: dict) -> str:
     ]
     if details["cold_artifact_seconds"]:
         parts += [
-            "#### Slowest artifacts of the cold build",
+            "### Slowest artifacts of the cold build",
             "As the build's report records them; the first artifact that needs the model also "
             "pays for importing torch and loading the model.",
             slowest_table(details["cold_artifact_seconds"]),

@@ -121,20 +121,32 @@ def test_the_markdown_table_has_a_line_per_measure_and_says_missed():
     table = report.results_table(rows())
     lines = table.splitlines()
     assert len(lines) == 2 + 4
-    assert lines[0].startswith("| Measure | n | Median")
+    assert lines[0] == "| Measure | Median (min – max) | Target | Result |"
     assert set(lines[1]) == set("|-")
     cold, warm, plain, tests = lines[2:]
-    assert "| 150 s |" in cold and "1.02 GB" in cold and "| met |" in cold
+    assert "| 150 s |" in cold and "peak 1.02 GB" in cold and "| met |" in cold
     assert "9.00 s (8.00 s – 10.0 s)" in warm and "**missed**" in warm and "≤ 5.00 s" in warm
     assert "met" not in plain and "missed" not in plain
     assert "not measured" in tests and "--skip-tests" in tests
     assert all(line.count("|") == lines[0].count("|") for line in lines)
 
 
+def test_n_memory_and_notes_stand_beneath_the_measure_and_only_when_there_are_some():
+    assert report.measure_cell(Row("Cold", [1.0, 2.0], "s", n=2, rss_kb=[1024, 2048], note="a\nb")) == (
+        "Cold<br><small>n = 2; peak 2.1 MB; a b</small>"
+    )
+    assert report.measure_cell(Row("Bare", [], "s")) == "Bare"
+
+
 def test_a_pipe_in_a_cell_does_not_break_the_table():
     table = report.results_table([Row("a | b", [1.0], "s", note="x\ny")])
-    assert table.splitlines()[2].startswith("| a \\| b | 1 | 1.00 s |")
-    assert table.splitlines()[2].endswith("| x y |")
+    assert table.splitlines()[2].startswith("| a \\| b<br><small>n = 1; x y</small> | 1.00 s |")
+
+
+def test_the_results_block_has_no_heading_deeper_than_one_below_the_pages_results():
+    block = report.block(rows(), details({"figures/a.svg": 1.0}), {**INFO, "uncommitted": False}, OPTIONS)
+    levels = {len(m) for m in re.findall(r"^(#+) ", block, flags=re.MULTILINE)}
+    assert levels == {3}
 
 
 def test_the_block_between_the_markers_is_replaced_and_nothing_else(tmp_path):
@@ -194,10 +206,10 @@ def test_the_block_states_when_where_and_what_was_measured():
     assert "on 2 CPUs (Test CPU); Python 3.11.7, torch 2.0, mkdocs 1.6.1." in first
     assert first.endswith("Options: `--repeat 3 --cold-repeat 1 --test-repeat 1 --skip-tests`.")
     assert "| index.html | 45.6 KB | 315 KB | 6 | 361 KB |" in text and "(208 KB)" in text
-    slowest = text[text.index("#### Slowest") :].splitlines()
+    slowest = text[text.index("### Slowest") :].splitlines()
     assert "| f0.svg | figure | 40.0 |" in slowest and "| f7.svg | figure | 33.0 |" in slowest
     assert not any("f8.svg" in line or "kv_cache" in line for line in slowest)  # the 8 slowest
-    assert "#### Slowest" not in report.block(rows(), details({}), {**INFO, "uncommitted": False}, OPTIONS)
+    assert "### Slowest" not in report.block(rows(), details({}), {**INFO, "uncommitted": False}, OPTIONS)
     assert not re.search(r"\b(?:figures|data|facts)/", text)
 
 
