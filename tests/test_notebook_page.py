@@ -53,6 +53,8 @@ def test_canvases_are_selectable_text_in_pre_blocks(page, site_url):
     figures = page.locator("figure.ascii-canvases")
     assert figures.count() == 4  # the sequence, two seeds' runs, and every pretrained run
     assert page.locator("img[src^='data:image']").count() == 2  # the two plots of numbers
+    aligned = figures.first.locator("pre").evaluate_all("ps => ps.map(p => getComputedStyle(p).textAlign)")
+    assert set(aligned) <= {"left", "start"}  # a canvas's leading spaces are picture, not centring
     canvases = figures.first.locator("pre").all_inner_texts()
     assert len(canvases) == 8  # four steps with noise, four without
     picture = set(RAMP)

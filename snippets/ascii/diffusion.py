@@ -40,7 +40,8 @@ STYLE = """<style>
 [data-md-color-scheme="slate"] img.ascii-figure { filter: invert(0.9) hue-rotate(180deg); }
 .jupyter-wrapper .jp-InputArea-editor, .jupyter-wrapper .CodeMirror {
   border: 0; background: none; padding: 0; }
-.ascii-canvases { display: block; width: auto; margin: 1em 0; text-align: left; }
+.ascii-canvases { display: block; width: auto; margin: 1em 0; }
+.jupyter-wrapper .ascii-canvases :is(p, pre, figcaption) { text-align: left; }
 .ascii-canvases > div { display: flex; flex-wrap: wrap; gap: 0.5em 1em; align-items: flex-start;
   margin-bottom: 0.5em; }
 .ascii-canvases p { margin: 0; font-size: 0.65rem; text-align: left; }
