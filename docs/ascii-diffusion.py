@@ -50,7 +50,8 @@
 # re-runs the notebook in seconds; when they do run, the tiny model trains in a second process
 # while the pretrained model writes. To run it yourself, see the end of the page.
 #
-# <a class="md-button" href="ascii-diffusion.py" download>Download this notebook</a>
+# To download this notebook, see *The code on this page* at its end: one `.ipynb` file, made
+# from the jupytext source `docs/ascii-diffusion.py` in the repository.
 
 # %%
 import warnings
@@ -98,7 +99,7 @@ print(page.seeds_and_decodings() + ".")
 # that the noise left in any canvas can be counted exactly, by anyone. A seed fixes which
 # cells and which characters; each seed gives the same picture different noise.
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(page.source(canvas.render, canvas.add_noise, canvas.build_sequence)))
 
 # %%
@@ -109,11 +110,11 @@ print(canvas.NOISE[42:])
 (first, _), (last, _) = recipe.sizes[0], recipe.sizes[-1]
 display(
     HTML(
-        page.figure_html(
-            page.sequence_figure(sequences[0]),
+        page.canvases_html(
+            page.sequence_panels(sequences[0]),
             f"The steps of the sequence for seed 0, titled with their share "
             f"of noise: canvases growing from {first} to {last} characters "
-            f"wide; below each, the same step without noise.",
+            f"wide; then each step without noise.",
         )
     )
 )
@@ -187,7 +188,7 @@ print(
 # denoise* — stretch, then fill each noise cell from the most recent earlier step that has a
 # picture character there. The true step itself is scored too, for reference.
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(page.source(canvas.score, canvas.stretch_and_denoise)))
 
 # %% [markdown]
@@ -220,8 +221,8 @@ display(Markdown(page.runs_table(pretrained)))
 display(Markdown(page.summary_table(pretrained + baselines)))
 display(
     HTML(
-        page.figure_html(
-            page.runs_figure(pretrained, sequences, seed=0),
+        page.canvases_html(
+            page.runs_panels(pretrained, sequences, seed=0),
             "For seed 0: the last step shown, the true next step, and what "
             "the pretrained model wrote at each temperature and greedily.",
         )
@@ -235,10 +236,10 @@ display(
 # %%
 display(
     HTML(
-        page.figure_html(
-            page.all_runs_figure(pretrained),
-            "Every canvas the pretrained model wrote, small: one row per decoding, one column per seed.",
-            png=True,
+        page.canvases_html(
+            page.all_runs_panels(pretrained),
+            "Every canvas the pretrained model wrote, small: one row per decoding, one canvas per seed.",
+            small=True,
         )
     )
 )
@@ -293,7 +294,7 @@ else:
 # come from the recipe's canvas sizes, the model knows the schedule by construction: growing
 # the canvas is given to it, and what it has to learn is what to write in each cell.
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(page.source(tiny.Places, tiny.TinyModel.__init__, tiny.TinyModel.bias)))
 
 # %%
@@ -331,8 +332,8 @@ print(f"{tiny.NAME}, every run on {canvas.TEST_PICTURE}:")
 display(Markdown(page.runs_table(mine)))
 display(
     HTML(
-        page.figure_html(
-            page.runs_figure(mine, sequences, seed=0),
+        page.canvases_html(
+            page.runs_panels(mine, sequences, seed=0),
             "For seed 0: the last step shown, the true next step, and what "
             "the tiny model wrote at each temperature and greedily.",
         )
@@ -425,15 +426,9 @@ for line in page.verdict(runs, model_name, tiny.NAME):
 #
 # ## Run it yourself
 #
-# The notebook needs this site's repository and its environment: `make setup` creates
-# `.venv/`, installs the project and fetches the model (see [Run it locally](../run-locally/)).
-# Then either open the downloaded `ascii-diffusion.py` in Jupyter (jupytext, installed with
-# the project, opens it as a notebook; the kernel must be the repository's `.venv`), or run
-# it from a terminal into an executed notebook:
-#
-# ```bash
-# .venv/bin/jupytext --to ipynb --execute ascii-diffusion.py
-# ```
+# Download the notebook (under *The code on this page*, below) and follow
+# [Run a notebook](../run-locally/#run-a-notebook): it needs this site's repository and its
+# environment (`make setup`).
 #
 # Its caches live in `.cache/ascii-diffusion/`: delete that folder to generate every run
 # again and retrain the tiny model, a few minutes on a laptop CPU.

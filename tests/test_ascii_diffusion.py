@@ -2,10 +2,13 @@
 
 import base64
 import dataclasses
+import html
+import io
 import re
 
 import pytest
 from matplotlib.figure import Figure
+from PIL import Image
 
 from snippets.ascii import diffusion as page
 from snippets.ascii.canvas import (
@@ -127,29 +130,48 @@ def test_results_per_picture_keep_held_out_and_training_pictures_apart():
     assert lines[0].endswith("over 2 contexts") and lines[1].startswith("trained on, T = 1: 10.0")
 
 
-def test_canvases_are_clipped_so_that_runaway_text_cannot_swamp_a_figure():
-    fig = Figure()
-    ax = fig.subplots()
-    page.draw_canvas(ax, ["x" * 50] + ["y\r\u30ce"] * 30, "runaway", clip=(40, 20))
-    text = ax.texts[0].get_text().split("\n")
-    assert text[0] == "x" * 40 + "…" and text[-1] == "… 11 more rows" and len(text) == 21
-    assert text[1] == "y··"  # a carriage return and a katakana letter, drawn as dots
-    page.draw_canvas(ax, [], "empty")
-    assert ax.texts[1].get_text() == "(nothing)"
+def test_canvases_are_clipped_so_that_runaway_text_cannot_swamp_the_page():
+    lines = page.clipped(["x" * 50] + ["y\r\u30ce"] * 30, clip=(40, 20))
+    assert lines[0] == "x" * 40 + "…" and lines[-1] == "… 11 more rows" and len(lines) == 21
+    assert lines[1] == "y··"  # a carriage return and a katakana letter, drawn as dots
+    assert page.clipped([]) == ["(nothing)"]
+
+
+def test_canvases_are_text_in_pre_panels_row_by_row():
+    sequence = held_out_sequence(RECIPE, 0)
+    rows = page.sequence_panels(sequence)
+    assert [len(row) for row in rows] == [len(RECIPE.sizes)] * 2
+    assert rows[0][0][0] == f"step 1, {RECIPE.noise[0]:.0%}" and rows[1][-1][0].endswith("no noise")
+    assert rows[1][-1][1] == list(sequence.clean[-1])  # the whole last canvas, unclipped
+    figure = page.canvases_html(rows, 'a <"caption">', small=True)
+    assert figure.startswith('<figure class="ascii-canvases ascii-small"><div><div><p>step 1, ')
+    assert figure.count("<pre>") == 2 * len(RECIPE.sizes) and figure.count("</figure>") == 1
+    assert html.escape(sequence.clean[-1][0]) in figure  # a canvas row, as text
+    assert "<figcaption>a &lt;&quot;caption&quot;&gt;</figcaption>" in figure
+    assert 'class="ascii-canvases"' in page.canvases_html(rows, "x")
+    assert ".ascii-canvases pre" in page.STYLE
+
+
+def test_runs_are_shown_for_one_seed_and_all_in_rows_per_decoding():
+    runs = fake_runs()
+    sequences = {s: held_out_sequence(RECIPE, s) for s in (0, 1)}
+    given, written = page.runs_panels(runs[:4], sequences, 0)
+    k = RECIPE.context
+    assert [title for title, _ in given] == [f"step {k}, as shown", f"step {k + 1}, the truth"]
+    assert [title for title, _ in written] == ["written, T = 1", "written, greedy"]
+    assert written[0][1] == ["ab"]
+    rows = page.all_runs_panels(runs[:4])
+    assert [[title for title, _ in row] for row in rows] == [
+        ["T = 1, seed 0", "T = 1, seed 1"],
+        ["greedy, seed 0", "greedy, seed 1"],
+    ]
 
 
 def test_figures_draw_and_are_deterministic():
     runs = fake_runs()
-    sequences = {s: held_out_sequence(RECIPE, s) for s in (0, 1)}
-    figures = [
-        page.sequence_figure(sequences[0]),
-        page.runs_figure(runs[:4], sequences, 0),
-        page.all_runs_figure(runs[:4], columns=2),
-        page.scores_figure(runs, ["lm", "tiny"]),
-        page.loss_figure([3.0, 2.0, 1.5]),
-    ]
+    figures = [page.scores_figure(runs, ["lm", "tiny"]), page.loss_figure([3.0, 2.0, 1.5])]
     assert all(isinstance(f, Figure) for f in figures)
-    assert to_svg(page.sequence_figure(sequences[0])) == to_svg(page.sequence_figure(sequences[0]))
+    assert to_svg(page.loss_figure([3.0, 2.0])) == to_svg(page.loss_figure([3.0, 2.0]))
 
 
 def test_figure_html_embeds_an_image_with_alt_text_and_a_dark_mode_rule():
@@ -160,21 +182,25 @@ def test_figure_html_embeds_an_image_with_alt_text_and_a_dark_mode_rule():
     data = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', svg).group(1)
     assert base64.b64decode(data).startswith(b"<?xml")
     png = page.figure_html(fig, "curve", png=True)
-    data = re.search(r'src="data:image/png;base64,([^"]+)"', png).group(1)
-    assert base64.b64decode(data).startswith(b"\x89PNG")
+    data = base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', png).group(1))
+    assert data.startswith(b"\x89PNG")
+    image = Image.open(io.BytesIO(data))
+    assert image.mode == "P" and len(image.getcolors()) <= 64  # a palette of at most 64 colours
     assert page.figure_html(fig, "curve", png=True) == png  # no timestamp in the PNG
 
 
 def test_figure_html_picks_the_lighter_of_pixels_and_vectors():
-    for fig in (page.loss_figure([2.0, 1.0]), page.sequence_figure(held_out_sequence(RECIPE, 0))):
+    runs = fake_runs()
+    for fig in (page.loss_figure([2.0, 1.0]), page.scores_figure(runs, ["lm", "tiny"])):
         svg, png = page.figure_html(fig, "x", png=False), page.figure_html(fig, "x", png=True)
         assert page.figure_html(fig, "x") == min(svg, png, key=len)
-    assert len(png) < len(svg)  # a canvas of many characters is lighter as pixels
 
 
-def test_source_shows_the_code_that_runs():
-    block = page.source(page.percent)
-    assert block.startswith("```python\ndef percent(") and block.endswith("\n```")
+def test_source_shows_the_code_that_runs_folded():
+    block = page.source(page.percent, page.clipped)
+    assert block.startswith('<details class="abstract">\n<summary>The code: <code>percent</code>, ')
+    assert "<code>clipped</code></summary>\n\n```python\ndef percent(" in block
+    assert block.endswith("\n```\n\n</details>")
     assert "5 seeds (0, 1, 2, 3, 4)" in page.seeds_and_decodings()
 
 

@@ -81,8 +81,10 @@ def test_a_notebook_page_offers_its_notebook(built_site):
     assert notebook["nbformat"] == 4 and len(notebook["cells"]) == len(cells)
     assert [c["cell_type"] for c in notebook["cells"]] == [c.cell_type for c in cells]
     html = built_page(built_site, ROOT / "docs" / "ascii-diffusion.py")
-    assert html.count('href="../ascii-diffusion.ipynb"') == 2  # the button and the code box
-    assert 'title="Download this page as a notebook"' in html
+    # one download, in the code box, with the jupytext source it is made from named beside it
+    assert html.count('href="../ascii-diffusion.ipynb"') == 1
+    assert "<code>docs/ascii-diffusion.py</code>" in code_box(html)
+    assert not (built_site / "ascii-diffusion" / "ascii-diffusion.py").exists()
 
 
 def fake_jupyter(tmp_path, imports: str):
@@ -133,21 +135,57 @@ def test_a_notebook_page_keeps_only_the_css_rules_that_can_match_it():
         '@charset "UTF-8";.a .b{x:1}.a{y:2}.a:not(.absent) .b{n:1}.a[data-x="v.gone"]{m:1}'
         ".md-typeset__table .a{w:1}@media (max-width: 1px){.b{p:1}}@keyframes spin{from{s:0}to{s:1}}"
     )
-    page = SimpleNamespace(file=SimpleNamespace(src_uri="nb.py"))
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="nb.py"), meta={})
     html = f'<style>{css}</style><div class="a b"></div>'
     hook = load_hook("notebook_weight")
     assert (
         hook.on_page_content(html, page=page, config=None, files=None)
         == f'<style>{kept}</style><div class="a b"></div>'
     )
-    page.file.src_uri = "page.md"
+    assert page.meta == {"glightbox": False}  # its images are all skipped by the lightbox
+    page.file.src_uri, page.meta = "page.md", {}
     assert hook.on_page_content(html, page=page, config=None, files=None) == html
+    assert page.meta == {}
+
+
+def test_a_notebook_page_keeps_only_the_custom_properties_something_reads():
+    css = (
+        ".x{--a: var(--b);--b: 1px;--c: 2px;--icon: url(data:image/svg+xml;base64,AA==);"
+        "--d: var(--e)}.y{width: var( --a)}"
+    )
+    html = f'<style>{css}</style><p style="color: var(--f)"></p>'
+    assert notebook_css.used_variables(html) == {"--a", "--b", "--f"}
+    assert notebook_css.purge_page(html.replace("<p", '<p class="x y"')) == (
+        "<style>.x{--a: var(--b);--b: 1px;}.y{width: var( --a)}</style>"
+        '<p class="x y" style="color: var(--f)"></p>'
+    )
+
+
+def test_notebook_code_gets_the_themes_markup_and_loses_jupyters_copy_buttons():
+    assert notebook_css.material_code('<div class="jp-Cell" id="cell-id=1ab-2">') == (
+        '<div class="jp-Cell" id="cell-1ab-2">'
+    )
+    cell = (
+        '<div class="zeroclipboard-container">\n<clipboard-copy for="cell-1">\n<div><svg></svg></div>\n'
+        '</clipboard-copy>\n</div>\n<div class="highlight-ipynb hl-python extra"><pre data-search-exclude="">'
+        '<span></span><span class="kn">import</span> x\n</pre></div>'
+        '<div class="clipboard-copy-txt" data-search-exclude="" id="cell-1">import x\n</div>'
+    )
+    markdown = '<div class="highlight"><pre><span></span>ls\n</pre></div>'
+    themed = '<div class="highlight"><pre><span></span><code>ls</code></pre></div>'
+    assert notebook_css.material_code(cell + markdown + themed) == (
+        '\n<div class="language-python highlight"><pre data-search-exclude=""><code><span></span>'
+        '<span class="kn">import</span> x\n</code></pre></div>'
+        '<div class="highlight"><pre><code><span></span>ls\n</code></pre></div>' + themed
+    )
 
 
 def test_the_notebook_page_is_light_and_its_classes_keep_their_rules(built_site):
     html = built_page(built_site, ROOT / "docs" / "ascii-diffusion.py")
     weight = notebook_css
     css = "".join(match.group(2) for match in weight.STYLE.finditer(html))
-    assert len(css) < 200_000  # JupyterLab's whole stylesheet is about 575 kB
-    for name in ("jp-Cell", "jp-InputArea", "jp-OutputArea-output", "jp-RenderedText", "kn"):
+    assert len(css) < 50_000  # JupyterLab's whole stylesheet is about 575 kB
+    for name in ("jp-Cell", "jp-InputArea", "jp-OutputArea-output", "jp-RenderedText"):
         assert f".{name}" in css and name in weight.used_classes(html), name
+    # code is coloured by the theme's rules, not by the ones nbconvert inlines
+    assert "highlight-ipynb" not in html and "kn" in weight.used_classes(html)

@@ -13,13 +13,13 @@ import io
 import statistics
 
 from matplotlib.figure import Figure
+from PIL import Image
 
 from snippets.ascii.canvas import HELD_OUT_PICTURES, SEEDS, TEMPERATURES, Recipe, Run, Sequence
 from snippets.intervals import bootstrap
-from snippets.plotting import INK, MUTED, PALETTE, new_figure, to_svg
+from snippets.plotting import MUTED, PALETTE, new_figure, to_svg
 from snippets.tables import markdown_table
 
-MONO = "DejaVu Sans Mono"  # ships with matplotlib: every machine draws the same glyphs
 METRICS = {  # field of Score → how the tables and figures name it
     "accuracy": "exact",
     "near": "±1 shade",
@@ -38,6 +38,17 @@ STYLE = """<style>
 .jupyter-wrapper .jp-RenderedMarkdown table:not([class]) :is(th, td) {
   white-space: nowrap; padding: 0.4em 0.8em; }
 [data-md-color-scheme="slate"] img.ascii-figure { filter: invert(0.9) hue-rotate(180deg); }
+.jupyter-wrapper .jp-InputArea-editor, .jupyter-wrapper .CodeMirror {
+  border: 0; background: none; padding: 0; }
+.ascii-canvases { display: block; width: auto; margin: 1em 0; }
+.jupyter-wrapper .ascii-canvases :is(p, pre, figcaption) { text-align: left; }
+.ascii-canvases > div { display: flex; flex-wrap: wrap; gap: 0.5em 1em; align-items: flex-start;
+  margin-bottom: 0.5em; }
+.ascii-canvases p { margin: 0; font-size: 0.65rem; text-align: left; }
+.ascii-canvases pre { margin: 0; padding: 0.2em 0.3em; font-size: 0.55rem; line-height: 1.1;
+  background: var(--md-code-bg-color, #f5f5f5); color: var(--md-code-fg-color, inherit); }
+.ascii-small pre { font-size: 0.4rem; }
+.ascii-canvases figcaption { font-size: 0.65rem; max-width: none; text-align: left; }
 </style>"""
 RULES = ("copy the last step", "stretch the last step", "stretch and denoise")  # for figures
 
@@ -120,9 +131,10 @@ def printable(line: str) -> str:
     return "".join(c if " " <= c <= "~" else "·" for c in line)
 
 
-def draw_canvas(ax, canvas, title: str, size: float = 7.0, clip=(36, 16)) -> None:
-    """A canvas as monospace text, clipped to `clip` (columns, rows) with '…' marking a cut,
-    so that a runaway line or an endless column of lines cannot swamp the figure."""
+def clipped(canvas, clip=(36, 16)) -> list[str]:
+    """A canvas's lines clipped to `clip` (columns, rows), '…' marking a cut and anything
+    outside printable ASCII as '·', so that a runaway line or an endless column of lines
+    cannot swamp the page."""
     columns, rows = clip
     lines = [
         printable(line[:columns]) + ("…" if len(line) > columns else "")
@@ -130,62 +142,68 @@ def draw_canvas(ax, canvas, title: str, size: float = 7.0, clip=(36, 16)) -> Non
     ]
     if len(canvas) > rows:
         lines.append(f"… {len(canvas) - rows} more rows")
-    # parse_math off: a canvas may hold "$", which would otherwise start a formula
-    ax.text(
-        0.0,
-        1.0,
-        "\n".join(lines) or "(nothing)",
-        family=MONO,
-        fontsize=size,
-        va="top",
-        ha="left",
-        transform=ax.transAxes,
-        color=INK,
-        linespacing=1.0,
-        parse_math=False,
-        clip_on=True,
+    return lines or ["(nothing)"]
+
+
+Panel = tuple[str, list[str]]  # a canvas's title, and its lines
+
+
+def canvases_html(rows: list[list[Panel]], caption: str, small: bool = False) -> str:
+    """Canvases side by side as text a reader can select and a screen reader can read: a
+    <figure> of rows of titled <pre> panels (a row wraps on a narrow screen), with a caption.
+    The layout rules for class ascii-canvases are in STYLE."""
+    cells = "".join(
+        "<div>"
+        + "".join(
+            f"<div><p>{html.escape(title)}</p><pre>{html.escape(chr(10).join(lines))}</pre></div>"
+            for title, lines in row
+        )
+        + "</div>"
+        for row in rows
     )
-    ax.set_title(title, fontsize=7.5, loc="left")
-    ax.set_axis_off()
-
-
-def sequence_figure(sequence: Sequence) -> Figure:
-    """One sequence: every step as shown to a model, titled with its share of noise (top),
-    and without its noise (bottom), each panel as wide as its canvas."""
-    recipe = sequence.recipe
-    widths = [columns + 3 for columns, _ in recipe.sizes]
-    fig, axes = new_figure(
-        2, len(recipe.sizes), height=4.4, gridspec_kw={"width_ratios": widths}
+    size = " ascii-small" if small else ""
+    return (
+        f'<figure class="ascii-canvases{size}">{cells}'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
-    for i, (noisy, clean) in enumerate(zip(sequence.noisy, sequence.clean)):
-        share = recipe.noise[i]
-        draw_canvas(axes[0, i], noisy, f"step {i + 1}, {share:.0%}", size=9.5)
-        draw_canvas(axes[1, i], clean, "no noise", size=9.5)
-    return fig
 
 
-def runs_figure(runs: list[Run], sequences: dict[int, Sequence], seed: int) -> Figure:
-    """For one seed: the last step shown, the true next step, and what each decoding wrote."""
+def sequence_panels(sequence: Sequence) -> list[list[Panel]]:
+    """One sequence: a row of every step as shown to a model, titled with its share of
+    noise, and a row of every step without its noise."""
+    noise = sequence.recipe.noise
+    return [
+        [(f"step {i + 1}, {noise[i]:.0%}", clipped(c)) for i, c in enumerate(sequence.noisy)],
+        [(f"step {i + 1}, no noise", clipped(c)) for i, c in enumerate(sequence.clean)],
+    ]
+
+
+def runs_panels(
+    runs: list[Run], sequences: dict[int, Sequence], seed: int
+) -> list[list[Panel]]:
+    """For one seed: a row with the last step shown and the true next step, and a row with
+    what each decoding wrote."""
     k = sequences[seed].recipe.context
     columns, rows = sequences[seed].recipe.sizes[k]
-    panels = [
-        (f"step {k}, as shown", list(sequences[seed].noisy[k - 1])),
-        (f"step {k + 1}, the truth", list(sequences[seed].clean[k])),
+    clip = (columns + 4, rows + 1)
+    given = [
+        (f"step {k}, as shown", clipped(sequences[seed].noisy[k - 1], clip)),
+        (f"step {k + 1}, the truth", clipped(sequences[seed].clean[k], clip)),
     ]
-    panels += [(f"written, {r.decoding}", list(r.canvas)) for r in runs if r.seed == seed]
-    fig, axes = new_figure(2, 3, height=4.4)
-    for ax, (title, canvas) in zip(axes.flat, panels):
-        draw_canvas(ax, canvas, title, size=8.5, clip=(columns + 4, rows + 1))
-    return fig
+    return [
+        given,
+        [(f"written, {r.decoding}", clipped(r.canvas, clip)) for r in runs if r.seed == seed],
+    ]
 
 
-def all_runs_figure(runs: list[Run], columns: int = 5) -> Figure:
-    """Every canvas a model wrote, small: one row per decoding, one column per seed."""
-    decodings = list(dict.fromkeys(r.decoding for r in runs))
-    fig, axes = new_figure(len(decodings), columns, height=1.75 * len(decodings))
-    for r, ax in zip(runs, axes.flat):
-        draw_canvas(ax, r.canvas, f"{r.decoding}, seed {r.seed}", size=5.0, clip=(30, 16))
-    return fig
+def all_runs_panels(runs: list[Run]) -> list[list[Panel]]:
+    """Every canvas a model wrote: one row per decoding, in the order they were made."""
+    rows: dict[str, list[Panel]] = {}
+    for r in runs:
+        rows.setdefault(r.decoding, []).append(
+            (f"{r.decoding}, seed {r.seed}", clipped(r.canvas, (30, 16)))
+        )
+    return list(rows.values())
 
 
 def scores_figure(runs: list[Run], models: list[str]) -> Figure:
@@ -375,11 +393,15 @@ def generalisation(runs: list[Run], model: str, decoding: str) -> list[str]:
 
 
 def figure_html(fig: Figure, alt: str, png: bool | None = None) -> str:
-    """A figure as an <img> with alt text, embedded in the page: SVG or PNG, whichever is
-    smaller unless `png` says (canvases of thousands of characters are lighter as pixels).
+    """A figure as an <img> with alt text, embedded in the page: SVG or PNG (of 64 colours),
+    whichever is smaller unless `png` says.
     The dark-mode rule for class ascii-figure is in STYLE."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=150, metadata={"Software": None})
+    # 64 colours are plenty for ink, a few plot colours and their anti-aliasing: a third the bytes
+    quantized = Image.open(io.BytesIO(buffer.getvalue())).quantize(64)
+    buffer = io.BytesIO()
+    quantized.save(buffer, format="png", optimize=True)
     pixels, vector = buffer.getvalue(), to_svg(fig)
     if png is None:
         png = len(pixels) < len(vector)
@@ -403,6 +425,9 @@ def seeds_and_decodings() -> str:
 
 
 def source(*functions) -> str:
-    """The source of functions as one Markdown code block: the page shows the code it runs."""
+    """The source of functions as one Markdown code block, folded (a <details> whose summary
+    names them): the page shows the code it runs without standing between claim and result."""
     code = "\n\n\n".join(inspect.getsource(function).rstrip() for function in functions)
-    return f"```python\n{code}\n```"
+    names = ", ".join(f"<code>{function.__qualname__}</code>" for function in functions)
+    summary = f'<details class="abstract">\n<summary>The code: {names}</summary>'
+    return f"{summary}\n\n```python\n{code}\n```\n\n</details>"
