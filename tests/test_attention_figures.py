@@ -46,6 +46,14 @@ def test_top_heads_are_the_best_means_in_order():
     assert af.top_heads(scores, 3) == [(2, 1), (0, 0), (1, 1)]
 
 
+def test_what_the_layers_before_the_writer_do_is_said_either_way():
+    from snippets.intervals import Interval
+
+    curve = [Interval(v, v, v, 2) for v in (0.1, 0.5, 0.6, 0.05)]
+    assert af.before_writer(curve, 3).startswith("Layers 1 and 2 already give")
+    assert af.before_writer(curve, 1) == "No layer before it gives the first position much weight"
+
+
 def test_the_uniform_baseline():
     assert af.uniform_previous(3) == pytest.approx((1 / 2 + 1 / 3) / 2)
 
