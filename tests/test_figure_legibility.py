@@ -60,8 +60,9 @@ def view_box(svg: bytes) -> tuple[float, float]:
 
 
 def on_screen(svg: bytes, box_width: float, box_height: float | None = None) -> float:
-    """The smallest text of `svg`, in CSS px, drawn in a box of that size (`object-fit:
-    contain`: the SVG scales by the smaller of the two ratios; width only when no height)."""
+    """The smallest text of `svg`, in CSS px, drawn in an image box of that size (an SVG
+    keeps its proportions in its box: it scales by the smaller ratio; width only when no
+    height is given)."""
     width, height = view_box(svg)
     scale = box_width / width if box_height is None else min(box_width / width, box_height / height)
     return min(text_sizes(svg)) * scale
