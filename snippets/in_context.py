@@ -244,9 +244,9 @@ def draw_rate(ax, outcomes: np.ndarray, colour: str, **style) -> None:
 def in_context_figure():
     found = results()
     fig, axes = new_figure(2, 3, height=5.0, sharex=True, sharey=True)
-    for ax, task, colour in zip(axes.flat, TASKS, PALETTE):
+    for ax, task in zip(axes.flat, TASKS):  # one colour for accuracy: the legend's, everywhere
         ax.axhline(task.guess, color=MUTED, linestyle=":", linewidth=1.2, label="guessing")
-        draw_rate(ax, found[task.name], colour, marker="o", markersize=3, label="accuracy")
+        draw_rate(ax, found[task.name], PALETTE[0], marker="o", markersize=3, label="accuracy")
         if task.name == "invented labels":
             draw_rate(
                 ax,

@@ -111,10 +111,15 @@ def short_prompt(prompt: str, width: int = 28) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
+# one colour a prompt, none alike: the palette without its sky blue (beside its blue) and its
+# yellow (faint on white)
+ANSWER_COLOURS = [c for c in PALETTE if c not in ("#56B4E9", "#F0E442")]
+
+
 @figure("logit-lens-answers.svg")
 def logit_lens_answers_figure():
     fig, (left, right) = new_figure(1, 2, height=4.2)
-    for colour, track in zip(PALETTE, tracks()):
+    for colour, track in zip(ANSWER_COLOURS, tracks()):
         label = f"{short_prompt(track['prompt'])} → {show_token(track['answer'])}"
         layers = range(len(track["rank"]))
         left.plot(layers, track["probability"], color=colour, label=label)
@@ -169,7 +174,7 @@ def cell_text(token: str, width: int = 7) -> str:
 SHADES = LinearSegmentedColormap.from_list("lens", ["#ffffff", "#a6d2f0", "#5aa7dc"])
 
 
-def draw_grid(ax, g: dict, fontsize: float = 6.5, width: int = 7):
+def draw_grid(ax, g: dict, fontsize: float = 8, width: int = 6):
     """One lens grid on `ax`: a row per layer, a column per position, the top token in each
     cell, shaded by its probability. Returns the image (for a colour bar)."""
     layers, positions = g["probability"].shape
@@ -199,11 +204,22 @@ def draw_grid(ax, g: dict, fontsize: float = 6.5, width: int = 7):
 
 @figure("logit-lens-grid.svg")
 def logit_lens_grid_figure():
-    fig, ax = new_figure(height=9.0)
+    fig, ax = new_figure(
+        height=8.5
+    )  # type large enough to read when enlarged on a 1024 px screen
     image = draw_grid(ax, grid())
     ax.set_xlabel("input token (each column predicts what follows it)")
     ax.set_ylabel("layer (0 = embeddings)")
-    fig.colorbar(image, ax=ax, label="probability of the top token", shrink=0.6, pad=0.01)
+    fig.colorbar(
+        image,
+        ax=ax,
+        label="probability of the top token",
+        orientation="horizontal",
+        location="bottom",
+        shrink=0.5,
+        aspect=40,
+        pad=0.01,
+    )  # below the grid, which keeps the column's whole width for its cells
     return fig
 
 

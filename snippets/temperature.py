@@ -23,7 +23,8 @@ QUOTED = (0.25, 1.0, 2.0)  # those of them the prose quotes
 STORY_PROMPT = PROMPTS["a story"]
 ALL_PROMPTS = {**PROMPTS, **{name: prompt for prompt, name in continuations.NAMES.items()}}
 SWEEP = tuple(round(0.05 * i, 2) for i in range(1, 61))  # T = 0.05 ... 3.0
-INK_T1 = "#222222"  # T = 1, the model's own distribution, drawn in the ink colour
+# one bar a temperature, from light (cool) to dark (hot): YlOrRd at 0.4, 0.55, 0.7, 0.85 and 1
+HEAT = ["#feab49", "#fd7435", "#ed2e21", "#c40524", "#800026"]
 
 
 # --8<-- [start:probabilities]
@@ -56,8 +57,7 @@ def temperature_distribution_figure():
     labels = [show_token(token_text(tokenizer, int(i))) for i in order] + ["all others"]
     fig, ax = new_figure()
     width = 0.8 / len(SHOWN)
-    colours = ["#56B4E9", "#0072B2", INK_T1, "#E69F00", "#D55E00"]
-    for j, (t, colour) in enumerate(zip(SHOWN, colours)):
+    for j, (t, colour) in enumerate(zip(SHOWN, HEAT)):
         p = probabilities(logits, t)
         values = p[order].tolist() + [1 - float(p[order].sum())]
         ax.bar(

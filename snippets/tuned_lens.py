@@ -319,7 +319,7 @@ def tuned_grid(sentence: str = ll.GRID_SENTENCE) -> dict:
 def tuned_lens_grid_figure():
     fig, axes = new_figure(1, 2, height=9.0, sharey=True)
     for ax, g, title in zip(axes, (ll.grid(), tuned_grid()), ("logit lens", "tuned lens")):
-        image = ll.draw_grid(ax, g, fontsize=4.5, width=5)
+        image = ll.draw_grid(ax, g, fontsize=5.5, width=4)  # 10 px and up when enlarged
         ax.set_title(title)
         ax.set_xlabel("input token")
     axes[0].set_ylabel("layer (0 = embeddings)")

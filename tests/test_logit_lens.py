@@ -1,3 +1,5 @@
+import inspect
+
 import pytest
 import torch
 from transformers import OPTConfig, OPTForCausalLM
@@ -153,7 +155,8 @@ def test_figures_draw_the_tracked_numbers():
     cells = [t.get_text() for t in fig.axes[0].texts]
     g = ll.grid()
     assert len(cells) == len(g["top"]) * len(g["inputs"])
-    assert ll.cell_text(g["top"][-1][-1]) in cells
+    width = inspect.signature(ll.draw_grid).parameters["width"].default  # as the grid cuts
+    assert ll.cell_text(g["top"][-1][-1], width) in cells
 
 
 def test_lens_facts_match_the_tracks(lm):
@@ -180,3 +183,19 @@ def test_labels_are_shortened_to_fit():
     assert ll.short_prompt("x" * 40, width=10) == "…" + "x" * 9
     assert ll.cell_text(" capital") == "␣capit…"
     assert ll.cell_text(" is") == "␣is"
+
+
+def test_every_prompt_of_the_answers_figure_has_a_colour_unlike_the_others():
+    """No two prompts in one hue: their hues differ by 10 degrees or more, black aside (the
+    palette's blue and sky blue share a hue, told apart only by lightness)."""
+    import colorsys
+    from itertools import combinations
+
+    from matplotlib.colors import to_rgb
+
+    assert len(ll.ANSWER_COLOURS) >= len(ll.PROMPTS)
+    shown = [colorsys.rgb_to_hls(*to_rgb(c)) for c in ll.ANSWER_COLOURS[: len(ll.PROMPTS)]]
+    hues = [360 * h for h, _, saturation in shown if saturation > 0.1]
+    gaps = [min(abs(a - b), 360 - abs(a - b)) for a, b in combinations(hues, 2)]
+    assert len(hues) >= len(shown) - 1  # at most one grey
+    assert min(gaps) >= 10, min(gaps)

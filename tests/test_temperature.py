@@ -103,3 +103,12 @@ def test_tables_are_markdown_tables(lm):
     assert prompts[:2] == ["| name | prompt |", "|---|---|"]
     assert prompts[2] == f"| a fact | `{t.ALL_PROMPTS['a fact']}` |"
     assert len(prompts) == 2 + len(t.ALL_PROMPTS)
+
+
+def test_the_temperatures_are_drawn_from_light_to_dark():
+    """One bar colour a temperature shown, each darker (lower luminance) than the cooler one."""
+    from matplotlib.colors import to_rgb
+
+    luminance = [0.2126 * r + 0.7152 * g + 0.0722 * b for r, g, b in map(to_rgb, t.HEAT)]
+    assert len(t.HEAT) == len(t.SHOWN)
+    assert all(a > b for a, b in itertools.pairwise(luminance)), luminance
