@@ -100,7 +100,11 @@ def tail_mass_figure():
     fig, ax = new_figure(height=3.0)
     for label, masses in tail_curves().items():
         colour, style = STYLES[label]
-        ax.plot(GRID, masses, style, color=colour, label=label)
+        # curves that lie on zero for long stretches would hide each other: the first ones
+        # drawn are wider, and min-p gets dots, so each stays visible under the next
+        width = {TOP_K.cuts: 4.0, MIN_P.cuts: 1.5}.get(label, 1.5)
+        marks = {"marker": "o", "markersize": 3, "markevery": 3} if label == MIN_P.cuts else {}
+        ax.plot(GRID, masses, style, color=colour, label=label, linewidth=width, **marks)
     ax.set_xlabel("temperature T")
     ax.set_ylabel("probability of drawing one")
     ax.set_ylim(0, 1)

@@ -244,3 +244,17 @@ def test_at_high_temperature_min_p_keeps_the_words_whole(lm):
     distinct = {s: intervals[s.label]["distinct-2"].estimate for s in hot_texts.SETTINGS}
     human_distinct = bootstrap([tr.distinct_2(unit) for unit in tr.human_units(lm.tokenizer)])
     assert distinct[none] > distinct[min_p_] > human_distinct.estimate  # min-p between the two
+
+
+def test_no_curve_of_the_tail_figure_hides_another(lm):
+    """Curves that coincide over most of the range (top-k 50 and min-p 0.1 both sit on zero)
+    must still be told apart there: by their width or their markers."""
+    fig = tr.tail_mass_figure()
+    lines = [line for line in fig.axes[0].get_lines() if line.get_label() in tr.STYLES]
+    assert len(lines) == len(tr.STYLES)
+    for i, a in enumerate(lines):
+        for b in lines[i + 1 :]:
+            same = sum(ya == yb for ya, yb in zip(a.get_ydata(), b.get_ydata()))
+            if same > len(tr.GRID) / 2:
+                looks = [(line.get_linewidth(), line.get_marker()) for line in (a, b)]
+                assert looks[0] != looks[1], (a.get_label(), b.get_label())
