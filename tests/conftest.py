@@ -165,3 +165,20 @@ def package(tmp_path, monkeypatch):
         monkeypatch.delitem(sys.modules, name)  # restored after the test
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     return pkg
+
+
+# A page module with one figure and one facts group, for tests of what a build computes
+LINE_AND_NUMBERS = """
+from state_simulators.artifacts import facts, figure
+from snippets.plotting import new_figure
+
+@figure("line.svg")
+def line():
+    fig, ax = new_figure()
+    ax.plot([0, 1], [0, 1])
+    return fig
+
+@facts("numbers")
+def numbers():
+    return {"one": "1"}
+"""

@@ -107,8 +107,8 @@ def test_a_module_edited_after_its_import_is_read_again_before_it_computes(packa
     assert json.loads(artifacts.cached_path(facts).read_text()) == {"answer": "43"}
 
 
-def test_a_result_whose_code_changed_while_it_ran_is_shown_but_not_cached(package, monkeypatch):
-    facts = artifacts.discover()["facts/tiny"]
+def edit_while_rendering(package, monkeypatch) -> None:
+    """From now on, the module is edited (saved again) while each artifact is being computed."""
     render = artifacts.render
 
     def edited_meanwhile(artifact):
@@ -117,6 +117,11 @@ def test_a_result_whose_code_changed_while_it_ran_is_shown_but_not_cached(packag
         return content
 
     monkeypatch.setattr(artifacts, "render", edited_meanwhile)
+
+
+def test_a_result_whose_code_changed_while_it_ran_is_shown_but_not_cached(package, monkeypatch):
+    facts = artifacts.discover()["facts/tiny"]
+    edit_while_rendering(package, monkeypatch)
     before = artifacts.cached_path(facts)
     assert artifacts.produce(facts) == (b'{\n "answer": "42"\n}', False)
     assert not before.exists() and not artifacts.cached_path(facts).exists()
@@ -138,14 +143,7 @@ def test_a_figure_is_cached_with_the_numbers_it_plots(package):
 
 def test_a_figure_whose_code_changed_while_it_ran_has_no_data_to_serve(package, monkeypatch):
     tiny = artifacts.discover()["figures/tiny.svg"]
-    render = artifacts.render
-
-    def edited_meanwhile(artifact):
-        content = render(artifact)
-        (package / "tiny.py").write_text(FIGURE_MODULE + "\n\ndef later():\n    return 2\n")
-        return content
-
-    monkeypatch.setattr(artifacts, "render", edited_meanwhile)
+    edit_while_rendering(package, monkeypatch)
     with pytest.raises(artifacts.ArtifactError, match="changed while it was computed; build again"):
         artifacts.figure_bytes(tiny)
 

@@ -9,24 +9,11 @@ from xml.etree import ElementTree
 
 import pytest
 
+from conftest import LINE_AND_NUMBERS as MODULE
 from conftest import empty_artifact_cache, project_with
 from state_simulators import build, deferred, environment
 from state_simulators.cache import CACHE_ENV
 
-MODULE = """
-from state_simulators.artifacts import facts, figure
-from snippets.plotting import new_figure
-
-@figure("line.svg")
-def line():
-    fig, ax = new_figure()
-    ax.plot([0, 1], [0, 1])
-    return fig
-
-@facts("numbers")
-def numbers():
-    return {"one": "1"}
-"""
 PAGE = "# A page\n\nFirst ![a line](figures/line.svg) and {{ numbers.one }}.\n"
 
 

@@ -3,6 +3,7 @@
 import json
 import logging
 
+from conftest import LINE_AND_NUMBERS as MODULE
 from state_simulators import artifacts, build, progress
 from state_simulators.cache import CACHE_ENV
 
@@ -37,22 +38,6 @@ def test_no_or_broken_timings_mean_no_estimate(tmp_path, monkeypatch):
     assert progress.read_timings() == {}
     progress.timings_path().write_text("{not json")
     assert progress.read_timings() == {}
-
-
-MODULE = """
-from state_simulators.artifacts import facts, figure
-from snippets.plotting import new_figure
-
-@figure("line.svg")
-def line():
-    fig, ax = new_figure()
-    ax.plot([0, 1], [0, 1])
-    return fig
-
-@facts("numbers")
-def numbers():
-    return {"one": "1"}
-"""
 
 
 def test_a_build_says_what_it_computes_and_only_that(package, caplog):
